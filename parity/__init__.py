@@ -1,0 +1,53 @@
+"""attention-parity: prove a Keras port equal to its PyTorch original.
+
+    import parity
+    parity.transfer_weights(torch_module, keras_layer)     # strict, both directions
+    parity.compare(torch_module, keras_layer, x)           # -> ParityResult, never raises
+    parity.assert_parity(torch_module, keras_layer, x)     # raises ParityError
+    parity.SPECS                                           # our registered block pairs
+
+TensorFlow and torch are imported lazily, when a function that needs them runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from parity.api import assert_parity, compare
+from parity.compare import ParityResult
+from parity.errors import LayoutError, ParityError, WeightTransferError
+from parity.runner import run_case
+from parity.spec import Case, ExtraInput, InvalidConfig, KnownDeviation, ModuleSpec
+from parity.tolerance import DEFAULT_TOLERANCES, Tolerance
+from parity.weights import TransferReport, transfer_weights
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "SPECS",
+    "Case",
+    "ExtraInput",
+    "InvalidConfig",
+    "KnownDeviation",
+    "LayoutError",
+    "ModuleSpec",
+    "ParityError",
+    "ParityResult",
+    "Tolerance",
+    "TransferReport",
+    "WeightTransferError",
+    "assert_parity",
+    "compare",
+    "run_case",
+    "transfer_weights",
+]
+
+
+def __getattr__(name: str):
+    # The registry imports both frameworks and every block: load it only when asked for.
+    if name == "SPECS":
+        from parity.specs import SPECS
+
+        return SPECS
+    raise AttributeError(f"module 'parity' has no attribute {name!r}")

@@ -1,0 +1,158 @@
+"""Compare outputs under the tolerance policy and build the mismatch report.
+
+Order of checks: shape (after the layout change), then non-finite positions (NaN where torch has
+NaN is agreement: SGE at H*W = 1), then values. See `tolerance.py` for the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from parity.layout import Layout
+from parity.tolerance import Tolerance
+
+
+@dataclass
+class ParityResult:
+    """The outcome of one comparison; `compare` returns it and never raises on a mismatch."""
+
+    passed: bool
+    dtype: str
+    rtol: float
+    atol: float
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    scale: float = 0.0
+    mismatched: int = 0
+    total: int = 0
+    worst_torch_index: tuple[int, ...] | None = None
+    worst_keras_index: tuple[int, ...] | None = None
+    worst_expected: float | None = None
+    worst_actual: float | None = None
+    problem: str = ""  # shape / non-finite / audit / error: a mismatch that is not about values
+    audit: list[str] = field(default_factory=list)
+    first_divergence: str | None = None
+    context: dict = field(default_factory=dict)  # name, case, seed, layouts, tolerance source
+    output_index: int = 0
+
+    @property
+    def mismatched_fraction(self) -> float:
+        """Fraction of output elements over tolerance."""
+        return self.mismatched / self.total if self.total else 0.0
+
+    @property
+    def message(self) -> str:
+        """The full human-readable report (also the `ParityError` text)."""
+        return format_report(self)
+
+
+def _to_float64(array) -> np.ndarray:
+    return np.asarray(array, dtype=np.float64)
+
+
+def compare_arrays(
+    expected_torch: np.ndarray,
+    actual_keras: np.ndarray,
+    layout: Layout,
+    tolerance: Tolerance,
+    dtype: str,
+) -> ParityResult:
+    """Compare a torch output with a Keras output (each in its own framework's layout)."""
+    result = ParityResult(passed=False, dtype=dtype, rtol=tolerance.rtol, atol=tolerance.atol)
+    result.context["torch_layout"] = layout.describe("torch")
+    result.context["keras_layout"] = layout.describe("keras")
+    expected = _to_float64(expected_torch)
+    try:
+        actual = _to_float64(layout.keras_to_torch(np.asarray(actual_keras)))
+    except ValueError as error:
+        result.problem = f"Keras output does not fit layout {layout.name!r}: {error}"
+        return result
+    result.total = int(expected.size)
+    if expected.shape != actual.shape:
+        result.problem = (
+            f"shape mismatch: torch {expected.shape} vs Keras {tuple(np.shape(actual_keras))} "
+            f"({layout.describe('keras')}) -> {actual.shape} ({layout.describe('torch')})"
+        )
+        return result
+
+    expected_nan, actual_nan = np.isnan(expected), np.isnan(actual)
+    expected_inf, actual_inf = np.isinf(expected), np.isinf(actual)
+    bad_nonfinite = (expected_nan != actual_nan) | (expected_inf != actual_inf)
+    bad_nonfinite |= expected_inf & actual_inf & (np.sign(expected) != np.sign(actual))
+    finite = np.isfinite(expected) & np.isfinite(actual)
+    scale = float(np.sqrt(np.mean(np.square(expected[finite])))) if finite.any() else 0.0
+    result.scale = scale
+    reference = scale if scale > 0 else 1.0
+    difference = np.where(finite, np.abs(actual - expected), 0.0)
+    allowed = tolerance.atol * reference + tolerance.rtol * np.abs(expected)
+    over = finite & (difference > allowed)
+    result.mismatched = int(over.sum() + bad_nonfinite.sum())
+    if finite.any():
+        relative = difference / np.maximum(np.abs(expected), reference)
+        result.max_abs = float(difference.max())
+        result.max_rel = float(relative.max())
+        # The worst element is the one furthest over its allowance.
+        worst = np.unravel_index(int(np.argmax(difference - allowed)), expected.shape)
+        result.worst_torch_index = tuple(int(i) for i in worst)
+        result.worst_keras_index = layout.torch_index_to_keras(worst)
+        result.worst_expected = float(expected[worst])
+        result.worst_actual = float(actual[worst])
+    if bad_nonfinite.any():
+        position = tuple(int(i) for i in np.argwhere(bad_nonfinite)[0])
+        result.problem = (
+            f"non-finite mismatch at {int(bad_nonfinite.sum())} elements, first at torch "
+            f"{position}: torch {expected[position]!r} vs Keras {actual[position]!r}"
+        )
+        result.worst_torch_index = position
+        result.worst_keras_index = layout.torch_index_to_keras(position)
+        result.worst_expected = float(expected[position])
+        result.worst_actual = float(actual[position])
+    result.passed = result.mismatched == 0
+    return result
+
+
+def format_report(result: ParityResult) -> str:
+    """Render a `ParityResult` as the torch.testing-style multi-line report."""
+    context = result.context
+    name = context.get("name", "module pair")
+    verdict = "Parity passed" if result.passed else "Parity failure"
+    lines = [f"{verdict}: {name} (Keras vs torch)"]
+    if "case" in context:
+        lines.append(f"  case:       {context['case']}, {result.dtype}, seed {context.get('seed')}")
+    else:
+        lines.append(f"  dtype:      {result.dtype}, seed {context.get('seed')}")
+    if context.get("output_count", 1) > 1:
+        lines.append(f"  output:     #{result.output_index} of {context['output_count']}")
+    if result.audit:
+        lines.append("  configuration differences (before any numbers):")
+        lines += [f"    {item}" for item in result.audit]
+    if result.problem:
+        lines.append(f"  problem:    {result.problem}")
+    if result.total:
+        percent = 100.0 * result.mismatched_fraction
+        lines.append(
+            f"  mismatched: {result.mismatched} / {result.total} elements ({percent:.1f}%)"
+        )
+    if result.worst_torch_index is not None:
+        torch_layout = context.get("torch_layout", "torch")
+        keras_layout = context.get("keras_layout", "keras")
+        lines.append(
+            f"  greatest absolute difference: {result.max_abs:.3e}; worst element at torch "
+            f"{torch_layout} {result.worst_torch_index} = Keras {keras_layout} "
+            f"{result.worst_keras_index}: torch {result.worst_expected!r}, Keras {result.worst_actual!r}"
+        )
+        lines.append(
+            f"  greatest relative difference (to max(|expected|, output RMS {result.scale:.3e})): "
+            f"{result.max_rel:.3e}"
+        )
+    source = context.get("tolerance_source", f"{result.dtype} default")
+    lines.append(
+        f"  tolerance:  {source} (rtol={result.rtol:g}, atol={result.atol:g} x output RMS)"
+    )
+    if result.first_divergence:
+        lines.append(f"  first diverging sub-layer: {result.first_divergence}")
+    if context.get("reproduce"):
+        lines.append(f"  reproduce:  {context['reproduce']}")
+    return "\n".join(lines)

@@ -1,0 +1,30 @@
+"""The environment fingerprint written into every report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+
+def fingerprint() -> dict[str, str]:
+    """Versions and numerics-relevant settings of this process (frameworks imported lazily)."""
+    import keras
+    import numpy
+    import tensorflow as tf
+    import torch
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": numpy.__version__,
+        "torch": torch.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.config.backend(),
+        "torch_threads": str(torch.get_num_threads()),
+        "tf_intra_op_threads": str(tf.config.threading.get_intra_op_parallelism_threads()),
+        "oneDNN (TF_ENABLE_ONEDNN_OPTS)": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+        "torch TF32 matmul": str(torch.backends.cuda.matmul.allow_tf32),
+        "tf TF32": str(tf.config.experimental.tensor_float_32_execution_enabled()),
+    }

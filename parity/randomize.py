@@ -1,0 +1,66 @@
+"""Re-randomise every torch parameter and buffer from a seed, away from its initial value.
+
+Upstream inits hide bugs: N(0, 0.001) Linears make outputs ~1e-6, zero biases and 0/1 BN buffers
+hide a missing bias or swapped statistics, zero gates (ShuffleAttention, SGE) never exercise the
+attention path. Draws keep activations O(1): weights N(0, 1/fan_in), biases and norm shifts
+U(-0.5, 0.5), norm scales and running variances U(0.5, 1.5) (variances stay positive).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_NORM_TYPES = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "LocalResponseNorm")
+
+
+def _draw(rng: np.random.Generator, module, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    is_norm = type(module).__name__.startswith(_NORM_TYPES)
+    if name in ("running_var",) or (is_norm and name == "weight"):
+        return rng.uniform(0.5, 1.5, size=shape)
+    if name in ("bias", "running_mean"):
+        return rng.uniform(-0.5, 0.5, size=shape)
+    if name == "weight" and len(shape) >= 2:
+        fan_in = int(np.prod(shape[1:]))
+        return rng.normal(0.0, 1.0 / np.sqrt(fan_in), size=shape)
+    # Raw parameters (gates, mixing weights) and anything else: O(1) values.
+    return rng.normal(0.0, 1.0, size=shape)
+
+
+def randomize_torch(module, seed: int) -> list[str]:
+    """Overwrite every floating parameter and buffer of `module` in place; return their keys.
+
+    Integer buffers (`num_batches_tracked`) are left alone. Deterministic for a given seed and
+    module structure.
+    """
+    import torch
+
+    rng = np.random.default_rng(seed)
+    touched = []
+    with torch.no_grad():
+        for module_path, submodule in module.named_modules():
+            tensors = [
+                *submodule.named_parameters(recurse=False),
+                *submodule.named_buffers(recurse=False),
+            ]
+            for name, tensor in tensors:
+                if tensor is None or not torch.is_floating_point(tensor):
+                    continue
+                value = _draw(rng, submodule, name, tuple(tensor.shape))
+                tensor.copy_(torch.from_numpy(value).to(tensor.dtype))
+                touched.append(f"{module_path}.{name}" if module_path else name)
+    return touched
+
+
+def seeded_array(shape: tuple[int, ...], seed: int, dtype: str = "float32") -> np.ndarray:
+    """Standard-normal values of `shape` from `np.random.default_rng(seed)` (never constant)."""
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def seeded_mask(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """A boolean mask (True = masked) with at least one False in every row of the last axis."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random(shape) < 0.3
+    if shape and shape[-1] > 0:
+        keep = rng.integers(0, shape[-1], size=shape[:-1])
+        np.put_along_axis(mask, keep[..., None], False, axis=-1)
+    return mask

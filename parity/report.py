@@ -1,0 +1,214 @@
+"""`parity report`: run every spec's smoke cases and N generated cases, render the results."""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from parity.cases import draw_cases
+from parity.runner import run_case
+from parity.spec import ModuleSpec
+
+
+@dataclass
+class CaseOutcome:
+    """One case run in one dtype."""
+
+    block: str
+    kind: str  # "smoke" or "generated"
+    case: str
+    dtype: str
+    passed: bool
+    max_abs: float | None
+    max_rel: float | None
+    seconds: float
+    message: str = ""
+
+
+@dataclass
+class BlockSummary:
+    """All outcomes of one block, with per-dtype worst errors."""
+
+    block: str
+    outcomes: list[CaseOutcome] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every case passed in every dtype."""
+        return bool(self.outcomes) and all(o.passed for o in self.outcomes)
+
+    def cases(self) -> int:
+        """Number of distinct cases (each runs once per dtype)."""
+        return len({(o.kind, o.case) for o in self.outcomes})
+
+    def worst(self, dtype: str, attribute: str) -> float | None:
+        """The largest `max_abs`/`max_rel` over this block's cases in `dtype` (None if none ran)."""
+        values = [getattr(o, attribute) for o in self.outcomes if o.dtype == dtype]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
+
+
+@dataclass
+class Report:
+    """A whole run: per-block summaries, settings and the environment fingerprint."""
+
+    blocks: list[BlockSummary]
+    dtypes: tuple[str, ...]
+    examples: int
+    seed: int
+    seconds: float
+    environment: dict[str, str]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every block passed."""
+        return all(b.passed for b in self.blocks)
+
+
+def run_report(
+    specs: Iterable[ModuleSpec],
+    *,
+    examples: int = 25,
+    dtypes: Sequence[str] = ("float32", "float64"),
+    seed: int = 0,
+    smoke: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Run the smoke cases and `examples` generated cases of each spec in each dtype."""
+    from parity.environment import fingerprint
+
+    start = time.perf_counter()
+    summaries = []
+    for spec in specs:
+        summary = BlockSummary(spec.name)
+        work = [("smoke", case, seed) for case in spec.smoke_cases] if smoke else []
+        work += [("generated", case, s) for case, s in draw_cases(spec, examples, seed)]
+        for kind, case, case_seed in work:
+            for dtype in dtypes:
+                summary.outcomes.append(_run_one(spec, kind, case, case_seed, dtype))
+        if progress:
+            verdict = "pass" if summary.passed else "FAIL"
+            progress(f"{spec.name}: {summary.cases()} cases x {len(dtypes)} dtypes: {verdict}")
+        summaries.append(summary)
+    return Report(
+        blocks=summaries,
+        dtypes=tuple(dtypes),
+        examples=examples,
+        seed=seed,
+        seconds=time.perf_counter() - start,
+        environment=fingerprint(),
+    )
+
+
+def _run_one(spec: ModuleSpec, kind: str, case, seed: int, dtype: str) -> CaseOutcome:
+    began = time.perf_counter()
+    try:
+        result = run_case(spec, case, dtype=dtype, seed=seed)
+    except Exception as error:  # a crash is a failed case, reported with its traceback
+        return CaseOutcome(
+            spec.name,
+            kind,
+            case.describe(),
+            dtype,
+            False,
+            None,
+            None,
+            time.perf_counter() - began,
+            f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}",
+        )
+    return CaseOutcome(
+        spec.name,
+        kind,
+        case.describe(),
+        dtype,
+        result.passed,
+        result.max_abs,
+        result.max_rel,
+        time.perf_counter() - began,
+        "" if result.passed else result.message,
+    )
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1e}"
+
+
+def _rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    header = ["block", "cases"]
+    for dtype in report.dtypes:
+        header += [f"{dtype} max abs", f"{dtype} max rel"]
+    header.append("verdict")
+    rows = []
+    for block in report.blocks:
+        row = [block.block, str(block.cases())]
+        for dtype in report.dtypes:
+            row += [_number(block.worst(dtype, "max_abs")), _number(block.worst(dtype, "max_rel"))]
+        row.append("pass" if block.passed else "FAIL")
+        rows.append(row)
+    return header, rows
+
+
+def _failures(report: Report) -> list[str]:
+    return [o.message for b in report.blocks for o in b.outcomes if not o.passed]
+
+
+def render_table(report: Report) -> str:
+    """A plain-text table for the terminal, followed by the report of each failure."""
+    header, rows = _rows(report)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+    passed = sum(b.passed for b in report.blocks)
+    out.append(
+        f"\n{passed}/{len(report.blocks)} blocks pass; {report.examples} generated cases per block "
+        f"plus smoke cases; seed {report.seed}; {report.seconds:.0f} s. max rel = max |keras - torch| "
+        "/ max(|torch|, output RMS)."
+    )
+    out += ["", *_failures(report)] if not report.passed else []
+    return "\n".join(out)
+
+
+def render_markdown(report: Report) -> str:
+    """A Markdown table (used in the README's results section)."""
+    header, rows = _rows(report)
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    env = report.environment
+    out.append(
+        f"\n{report.examples} generated cases per block plus the smoke cases, seed {report.seed}; "
+        f"torch {env.get('torch')}, tensorflow {env.get('tensorflow')}, keras {env.get('keras')}, "
+        f"numpy {env.get('numpy')}, Python {env.get('python')}; {report.seconds:.0f} s."
+    )
+    return "\n".join(out)
+
+
+def render_json(report: Report) -> str:
+    """The full report, every case included, as JSON."""
+    payload = {
+        "passed": report.passed,
+        "dtypes": list(report.dtypes),
+        "examples": report.examples,
+        "seed": report.seed,
+        "seconds": report.seconds,
+        "environment": report.environment,
+        "blocks": [
+            {
+                "block": b.block,
+                "passed": b.passed,
+                "cases": b.cases(),
+                "worst": {
+                    d: {"max_abs": b.worst(d, "max_abs"), "max_rel": b.worst(d, "max_rel")}
+                    for d in report.dtypes
+                },
+                "outcomes": [asdict(o) for o in b.outcomes],
+            }
+            for b in report.blocks
+        ],
+    }
+    return json.dumps(payload, indent=2)
+
+
+RENDERERS = {"table": render_table, "markdown": render_markdown, "json": render_json}

@@ -1,0 +1,137 @@
+"""`ModuleSpec`: the one place a torch/Keras block pair is declared, as data.
+
+A spec names the two classes, the activation layout, a hypothesis strategy of valid cases, the
+fixed smoke cases (upstream README usage plus an asymmetric one), invalid configurations both
+sides must reject, and every known deviation or transfer override, each with a written reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from parity.tolerance import Tolerance
+
+Shape = tuple[int, ...]
+ExtraKind = Literal["float", "mask"]
+
+
+@dataclass(frozen=True)
+class ExtraInput:
+    """A keyword input of the forward call (e.g. `attention_mask`), generated from the case seed.
+
+    `kind="mask"` draws a boolean array (True = masked) that leaves at least one False per row of
+    the last axis; `kind="float"` draws standard-normal values. No layout conversion is applied.
+    """
+
+    kind: ExtraKind
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class Case:
+    """One configuration of a block and the shapes of its inputs, in the torch layout."""
+
+    config: Mapping[str, Any]
+    input_shapes: tuple[Shape, ...]
+    extra_inputs: Mapping[str, ExtraInput] = field(default_factory=dict)
+    label: str = ""
+    # Several positional inputs fed the same array (sequence blocks called as `(x, x, x)`).
+    shared_input: bool = False
+
+    def describe(self) -> str:
+        """A short human-readable description for reports and test ids."""
+        shapes = ", ".join("x".join(map(str, s)) for s in self.input_shapes)
+        extras = "".join(
+            f", {k}={'x'.join(map(str, v.shape))}" for k, v in self.extra_inputs.items()
+        )
+        tag = f"{self.label}: " if self.label else ""
+        return f"{tag}{dict(self.config)} on ({shapes}{extras})"
+
+
+@dataclass(frozen=True)
+class InvalidConfig:
+    """A configuration (optionally with an input shape) that both frameworks must reject.
+
+    `match` is a substring both `ValueError` messages must contain (the offending argument).
+    """
+
+    config: Mapping[str, Any]
+    match: str
+    input_shape: Shape | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class KnownDeviation:
+    """A documented difference between the pair: a tolerance override and why it is needed."""
+
+    reason: str
+    tolerance: Tolerance | None = None
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    applies_when: Callable[[Case], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("A KnownDeviation needs a non-empty `reason`. Received: reason=''")
+
+    def applies(self, case: Case, dtype: str) -> bool:
+        """Whether this deviation covers `case` run in `dtype`."""
+        return dtype in self.dtypes and (self.applies_when is None or self.applies_when(case))
+
+
+@dataclass(frozen=True)
+class TransferOverride:
+    """Maps a torch tensor key to a Keras variable that the path walk cannot find, with a reason.
+
+    `keras_path` is the attribute path of the Keras variable (e.g. `"transform.kernel"`), and
+    `to_keras` / `to_torch` convert the numpy array between the two shapes.
+    """
+
+    keras_path: str
+    to_keras: Callable
+    to_torch: Callable
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """The declaration of one torch/Keras block pair (see module docstring)."""
+
+    name: str
+    torch_class: type
+    keras_class: type
+    layout: str
+    cases: Callable[[], Any]  # () -> hypothesis SearchStrategy[Case]
+    smoke_cases: tuple[Case, ...]
+    output_layout: str | None = None
+    invalid_configs: tuple[InvalidConfig, ...] = ()
+    known_deviations: tuple[KnownDeviation, ...] = ()
+    transfer_overrides: Mapping[str, TransferOverride] = field(default_factory=dict)
+    paper: str = ""
+    deviations_from_upstream: str = "none"
+
+    def __post_init__(self) -> None:
+        if not self.smoke_cases:
+            raise ValueError(f"Spec {self.name!r} needs at least one smoke case. Received: ()")
+        for key, override in self.transfer_overrides.items():
+            if not override.reason.strip():
+                raise ValueError(
+                    f"Transfer override for {key!r} in spec {self.name!r} needs a reason."
+                )
+
+    @property
+    def resolved_output_layout(self) -> str:
+        """The layout of the outputs (defaults to the input layout)."""
+        return self.output_layout or self.layout
+
+    def tolerance_for(self, case: Case, dtype: str) -> tuple[Tolerance | None, str]:
+        """The overriding tolerance for `case` in `dtype` (or None) and the reason for it."""
+        for deviation in self.known_deviations:
+            if deviation.tolerance is not None and deviation.applies(case, dtype):
+                return deviation.tolerance, deviation.reason
+        return None, ""
+
+    def __str__(self) -> str:
+        return self.name

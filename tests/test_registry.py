@@ -1,0 +1,67 @@
+"""The registry is complete and honest: every export has a spec, every override a reason."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import parity
+import reference_torch
+import tf_attention
+
+SPECS = list(parity.SPECS.values())
+
+
+def test_every_keras_export_has_a_spec():
+    keras_classes = {spec.keras_class for spec in SPECS}
+    missing = [
+        name for name in tf_attention.__all__ if getattr(tf_attention, name) not in keras_classes
+    ]
+    assert not missing, f"tf_attention exports without a spec in parity/specs.py: {missing}"
+
+
+def test_every_torch_export_has_a_spec():
+    torch_classes = {spec.torch_class for spec in SPECS}
+    missing = [
+        name
+        for name in reference_torch.__all__
+        if getattr(reference_torch, name) not in torch_classes
+    ]
+    assert not missing, f"reference_torch exports without a spec: {missing}"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_spec_is_consistent(spec):
+    assert spec.name == spec.keras_class.__name__ == spec.torch_class.__name__
+    assert spec.layout in ("image", "sequence")
+    assert any(c.label.startswith("upstream README") for c in spec.smoke_cases), (
+        "no upstream usage case"
+    )
+    assert any(c.label == "asymmetric" for c in spec.smoke_cases), "no asymmetric smoke case"
+    assert spec.paper, "spec needs the paper it implements"
+    for deviation in spec.known_deviations:
+        assert deviation.reason.strip()
+    fresh_keys = set(spec.torch_class(**spec.smoke_cases[0].config).state_dict())
+    for key, override in spec.transfer_overrides.items():
+        assert key in fresh_keys, f"override key {key!r} not in a fresh state_dict"
+        assert override.reason.strip()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_keras_constructor_mirrors_torch(spec):
+    """Same argument names, order and defaults on both sides."""
+    torch_params = list(inspect.signature(spec.torch_class.__init__).parameters.values())[1:]
+    keras_params = [
+        p
+        for p in list(inspect.signature(spec.keras_class.__init__).parameters.values())[1:]
+        if p.kind is not p.VAR_KEYWORD
+    ]
+    assert [(p.name, p.default) for p in keras_params] == [
+        (p.name, p.default) for p in torch_params
+    ]
+
+
+def test_empty_deviation_reason_is_rejected():
+    with pytest.raises(ValueError, match="reason"):
+        parity.KnownDeviation(reason=" ")

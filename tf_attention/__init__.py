@@ -1,0 +1,16 @@
+"""Keras 3 (TensorFlow backend) ports of visual attention blocks, each proven equal to its
+PyTorch reference in `reference_torch` by the `parity` harness. Image blocks take NHWC."""
+
+from tf_attention.bam_block import BAMBlock
+from tf_attention.cbam_block import CBAMBlock
+from tf_attention.eca_attention import ECAAttention
+from tf_attention.residual_attention import ResidualAttention
+from tf_attention.se_attention import SEAttention
+
+__all__ = [
+    "BAMBlock",
+    "CBAMBlock",
+    "ECAAttention",
+    "ResidualAttention",
+    "SEAttention",
+]

@@ -1,0 +1,92 @@
+"""The `parity` command line: exit 0 on pass, 1 on mismatch, 2 with a one-line usage error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from parity.cli import main
+
+
+def test_report_writes_json_and_passes(tmp_path, capsys):
+    out = tmp_path / "report.json"
+    code = main(
+        ["report", "--block", "SEAttention", "--examples", "2", "--no-smoke",
+         "--format", "json", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    payload = json.loads(out.read_text())
+    (block,) = payload["blocks"]
+    assert block["block"] == "SEAttention" and block["passed"]
+    assert block["cases"] == 2 and len(block["outcomes"]) == 4  # 2 cases x 2 dtypes
+    assert block["worst"]["float64"]["max_rel"] < 1e-10
+    assert {"torch", "tensorflow", "keras", "numpy", "python"} <= set(payload["environment"])
+    assert "SEAttention" in capsys.readouterr().out  # the table is printed too
+
+
+def test_report_markdown_has_one_row_per_block(tmp_path):
+    out = tmp_path / "report.md"
+    assert main(["report", "--block", "ECAAttention", "--examples", "1", "--no-smoke",
+                 "--dtype", "float64", "--format", "markdown", "--out", str(out)]) == 0  # fmt: skip
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("| block | cases | float64 max abs")
+    assert lines[2].startswith("| ECAAttention | 1 |") and lines[2].endswith("| pass |")
+
+
+def test_check_replays_one_case(capsys):
+    code = main(["check", "SEAttention", "--init", '{"channel": 6, "reduction": 2}',
+                 "--input-shape", "2,6,5,3", "--seed", "9"])  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().out.count("Parity passed: SEAttention") == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["report", "--block", "NoSuchBlock"], "unknown block 'NoSuchBlock'"),
+        (["report", "--examples", "-1"], "--examples must be >= 0"),
+        (["check", "SEAttention", "--init", "{bad", "--input-shape", "1,4,2,2"], "not valid JSON"),
+        (["check", "SEAttention", "--init", "[1]", "--input-shape", "1,4,2,2"], "JSON object"),
+        (
+            [
+                "check",
+                "SEAttention",
+                "--init",
+                '{"channel": 4, "reduction": 9}',
+                "--input-shape",
+                "1,4,2,2",
+            ],
+            "Received: reduction=9",
+        ),
+        (
+            ["check", "SEAttention", "--init", '{"channel": 4}', "--input-shape", "1,5,2,2"],
+            "rejected the case",
+        ),
+        (
+            ["check", "SEAttention", "--input-shape", "1,512,2,2", "--extra", "mask"],
+            "--extra expects NAME=mask|float:SHAPE",
+        ),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1, err
+
+
+def test_bad_shape_argument_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["check", "SEAttention", "--input-shape", "2,x"])
+    assert caught.value.code == 2
+    assert "comma-separated positive integers" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    executable = shutil.which("parity")
+    assert executable, "the `parity` console script is not on PATH; install the package"
+    completed = subprocess.run([executable, "--help"], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0 and "report" in completed.stdout

@@ -36,10 +36,12 @@ DEFAULT_TOLERANCES: dict[str, Tolerance] = {
     # kernels are ~1e-15 of the output scale; 1e-10 leaves room for long reductions yet catches
     # an epsilon mistake (~5e-4), a missing bias or a transposed kernel by many orders.
     "float64": Tolerance(rtol=1e-10, atol=1e-10),
-    # float32 near torch.testing's (rtol 1.3e-6, atol 1e-5). rtol is raised to 1e-5 because the
-    # blocks chain reductions of up to ~4600 terms (512-channel 3x3 convs) and softmaxes, whose
-    # float32 rounding differences between frameworks reach a few 1e-6 of the output scale.
-    "float32": Tolerance(rtol=1e-5, atol=1e-5),
+    # float32: two correct float32 implementations differ by more than torch.testing's defaults
+    # (rtol 1.3e-6, atol 1e-5) allow. Measured against the float64 result on ExternalAttention
+    # (d_model=512, S=8) on (50, 49, 512): torch float32 alone is off by 1.0e-5 of the output RMS,
+    # Keras float32 by 1.8e-5, the two by 2.7e-5 (softmax over 512-term dot products). 1e-4 leaves
+    # a ~4x margin and still fails Keras' default BN epsilon (~5e-4) and every layout bug (>1e-2).
+    "float32": Tolerance(rtol=1e-4, atol=1e-4),
 }
 
 

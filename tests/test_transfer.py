@@ -166,7 +166,9 @@ def test_epsilon_and_momentum_differences_are_audited():
 
 
 def test_torch_to_torch_is_refused():
-    with pytest.raises(parity.WeightTransferError, match=r"one torch\.nn\.Module and one built Keras"):
+    with pytest.raises(
+        parity.WeightTransferError, match=r"one torch\.nn\.Module and one built Keras"
+    ):
         parity.transfer_weights(object(), object())
 
 

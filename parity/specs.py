@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import reference_torch
 import tf_attention
-from parity.spec import Case, InvalidConfig, ModuleSpec
+from parity.spec import Case, ExtraInput, InvalidConfig, ModuleSpec
 from parity.strategies import batches, image_case, image_shapes, odd_kernels, sizes
 
 # ----------------------------------------------------------------------------------------------
@@ -148,6 +148,81 @@ CBAM_BLOCK = ModuleSpec(
 
 
 # ----------------------------------------------------------------------------------------------
+# Dual Attention Network (Fu et al., 2019), https://arxiv.org/abs/1809.02983
+
+
+@st.composite
+def da_module_cases(draw: st.DrawFn) -> Case:
+    """DAModule: C = d_model, odd kernel, input H_in = H, W_in = W drawn independently."""
+    d_model = draw(sizes(max_size=48), label="d_model")
+    kernel_size = draw(odd_kernels(), label="kernel_size")
+    H = draw(sizes(), label="H")
+    W = draw(sizes(), label="W")
+    batch = draw(batches(), label="batch")
+    config = {"d_model": d_model, "kernel_size": kernel_size, "H": H, "W": W}
+    return image_case(config, (batch, d_model, H, W))
+
+
+DA_MODULE = ModuleSpec(
+    name="DAModule",
+    torch_class=reference_torch.DAModule,
+    keras_class=tf_attention.DAModule,
+    layout="image",
+    cases=da_module_cases,
+    smoke_cases=(
+        # Upstream README uses batch 50; batch 2 keeps the 512-channel convs cheap (MODULES 3.10).
+        Case(
+            {"d_model": 512, "kernel_size": 3, "H": 7, "W": 7},
+            ((2, 512, 7, 7),),
+            label="upstream README",
+        ),
+        Case(
+            {"d_model": 12, "kernel_size": 3, "H": 5, "W": 7}, ((2, 12, 5, 7),), label="asymmetric"
+        ),
+        # Only H_in * W_in must equal H * W (upstream accepts 1x49 at 7/7).
+        Case(
+            {"d_model": 16, "kernel_size": 5, "H": 7, "W": 7},
+            ((2, 16, 1, 49),),
+            label="1x49 input for H = W = 7",
+        ),
+    ),
+    invalid_configs=(
+        InvalidConfig(
+            {"d_model": 8, "kernel_size": 4, "H": 3, "W": 4},
+            match="Received: kernel_size=4",
+            reason="even kernel: padding (k-1)//2 shrinks the map to (H-1)x(W-1)",
+        ),
+        InvalidConfig(
+            {"d_model": 0, "kernel_size": 3, "H": 3, "W": 4},
+            match="Received: d_model=0",
+            reason="no channels",
+        ),
+        InvalidConfig(
+            {"d_model": 8, "kernel_size": 3, "H": 0, "W": 4},
+            match="Received: H=0",
+            reason="empty map",
+        ),
+        InvalidConfig(
+            {"d_model": 8, "kernel_size": 3, "H": 3, "W": 4},
+            match="H * W = 12",
+            input_shape=(1, 8, 4, 4),
+            reason="input H_in * W_in = 16 differs from the constructor's H * W = 12",
+        ),
+        InvalidConfig(
+            {"d_model": 8, "kernel_size": 3, "H": 3, "W": 4},
+            match="8 channels",
+            input_shape=(1, 6, 3, 4),
+            reason="6 input channels for d_model=8",
+        ),
+    ),
+    paper="Fu et al., 2019, https://arxiv.org/abs/1809.02983",
+    deviations_from_upstream=(
+        "honours d_model, kernel_size, H, W (upstream always builds 512/3/7/7, issue #56)"
+    ),
+)
+
+
+# ----------------------------------------------------------------------------------------------
 # Efficient Channel Attention (Wang et al., 2020), https://arxiv.org/abs/1910.03151
 
 
@@ -187,6 +262,45 @@ ECA_ATTENTION = ModuleSpec(
         ),
     ),
     paper="Wang et al., 2020, https://arxiv.org/abs/1910.03151",
+    deviations_from_upstream="none",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# External Attention (Guo et al., 2021), https://arxiv.org/abs/2105.02358
+
+
+@st.composite
+def external_attention_cases(draw: st.DrawFn) -> Case:
+    """ExternalAttention: B, N, d_model, S >= 1 and independent (N = 1 gives a uniform 1/S row)."""
+    d_model = draw(sizes(max_size=48), label="d_model")
+    S = draw(sizes(max_size=32), label="S")
+    batch = draw(batches(), label="batch")
+    tokens = draw(sizes(), label="tokens")
+    return Case(config={"d_model": d_model, "S": S}, input_shapes=((batch, tokens, d_model),))
+
+
+EXTERNAL_ATTENTION = ModuleSpec(
+    name="ExternalAttention",
+    torch_class=reference_torch.ExternalAttention,
+    keras_class=tf_attention.ExternalAttention,
+    layout="sequence",
+    cases=external_attention_cases,
+    smoke_cases=(
+        Case({"d_model": 512, "S": 8}, ((50, 49, 512),), label="upstream README"),
+        Case({"d_model": 24, "S": 5}, ((3, 7, 24),), label="asymmetric"),
+    ),
+    invalid_configs=(
+        InvalidConfig({"d_model": 0, "S": 8}, match="Received: d_model=0", reason="no features"),
+        InvalidConfig({"d_model": 8, "S": 0}, match="Received: S=0", reason="no memory slots"),
+        InvalidConfig(
+            {"d_model": 8, "S": 4},
+            match="Expected `queries` to have 8 features",
+            input_shape=(2, 5, 6),
+            reason="queries with 6 features for d_model=8",
+        ),
+    ),
+    paper="Guo et al., 2021, https://arxiv.org/abs/2105.02358",
     deviations_from_upstream="none",
 )
 
@@ -245,6 +359,109 @@ RESIDUAL_ATTENTION = ModuleSpec(
 
 
 # ----------------------------------------------------------------------------------------------
+# Shared by ScaledDotProductAttention and SimplifiedScaledDotProductAttention (and usable by
+# any block with the (queries, keys, values, attention_mask, attention_weights) call).
+
+
+@st.composite
+def broadcast_attention_shapes(
+    draw: st.DrawFn, batch: int, heads: int, nq: int, nk: int
+) -> tuple[int, ...]:
+    """Shapes broadcastable to `(batch, heads, nq, nk)`: rank 2 to 4, each leading axis either
+    full or 1, the key axis always full (so a mask row can keep one unmasked key).
+    Shrinks towards rank 2 `(1, nk)`."""
+    rank = draw(st.integers(2, 4), label="rank")
+    leading = [
+        draw(st.sampled_from((1, size)), label=axis)
+        for axis, size in (("batch", batch), ("heads", heads), ("nq", nq))
+    ]
+    return (*leading[3 - (rank - 1) :], nk)
+
+
+@st.composite
+def attention_call_extras(
+    draw: st.DrawFn, batch: int, heads: int, nq: int, nk: int
+) -> dict[str, ExtraInput]:
+    """Sometimes an `attention_mask` (no fully masked row), sometimes `attention_weights`."""
+    extras = {}
+    if draw(st.booleans(), label="with attention_mask"):
+        shape = draw(broadcast_attention_shapes(batch, heads, nq, nk), label="mask shape")
+        extras["attention_mask"] = ExtraInput("mask", shape)
+    if draw(st.booleans(), label="with attention_weights"):
+        shape = draw(broadcast_attention_shapes(batch, heads, nq, nk), label="weights shape")
+        extras["attention_weights"] = ExtraInput("float", shape)
+    return extras
+
+
+# ----------------------------------------------------------------------------------------------
+# Scaled dot-product attention (Vaswani et al., 2017), https://arxiv.org/abs/1706.03762
+
+
+@st.composite
+def scaled_dot_product_attention_cases(draw: st.DrawFn) -> Case:
+    """ScaledDotProductAttention: d_model, d_k, d_v, h, nq, nk all drawn independently (d_k and
+    d_v are the per-head sizes, never d_model); sometimes self-attention `(x, x, x)`; optional
+    broadcastable mask and weights."""
+    d_model = draw(sizes(max_size=32), label="d_model")
+    d_k = draw(sizes(max_size=16), label="d_k")
+    d_v = draw(sizes(max_size=16), label="d_v")
+    h = draw(sizes(max_size=4), label="h")
+    batch = draw(batches(), label="batch")
+    shared = draw(st.booleans(), label="self-attention (x, x, x)")
+    nq = draw(sizes(), label="nq")
+    nk = nq if shared else draw(sizes(), label="nk")
+    return Case(
+        config={"d_model": d_model, "d_k": d_k, "d_v": d_v, "h": h},
+        input_shapes=((batch, nq, d_model), (batch, nk, d_model), (batch, nk, d_model)),
+        extra_inputs=draw(attention_call_extras(batch, h, nq, nk), label="extra inputs"),
+        shared_input=shared,
+    )
+
+
+SCALED_DOT_PRODUCT_ATTENTION = ModuleSpec(
+    name="ScaledDotProductAttention",
+    torch_class=reference_torch.ScaledDotProductAttention,
+    keras_class=tf_attention.ScaledDotProductAttention,
+    layout="sequence",
+    cases=scaled_dot_product_attention_cases,
+    smoke_cases=(
+        Case(
+            {"d_model": 512, "d_k": 512, "d_v": 512, "h": 8},
+            ((50, 49, 512),) * 3,
+            label="upstream README",
+            shared_input=True,
+        ),
+        Case(
+            {"d_model": 20, "d_k": 6, "d_v": 5, "h": 3},
+            ((2, 7, 20), (2, 9, 20), (2, 9, 20)),
+            extra_inputs={
+                "attention_mask": ExtraInput("mask", (2, 1, 7, 9)),
+                "attention_weights": ExtraInput("float", (1, 3, 1, 9)),
+            },
+            label="asymmetric",
+        ),
+    ),
+    invalid_configs=(
+        InvalidConfig(
+            {"d_model": 8, "d_k": 0, "d_v": 4, "h": 2},
+            match="Received: d_k=0",
+            reason="empty heads",
+        ),
+        InvalidConfig(
+            {"d_model": 8, "d_k": 4, "d_v": 4, "h": 0}, match="Received: h=0", reason="no heads"
+        ),
+        InvalidConfig(
+            {"d_model": 8, "d_k": 4, "d_v": 4, "h": 2, "dropout": 1.5},
+            match="Received: dropout=1.5",
+            reason="dropout is a probability",
+        ),
+    ),
+    paper="Vaswani et al., 2017, https://arxiv.org/abs/1706.03762",
+    deviations_from_upstream="none",
+)
+
+
+# ----------------------------------------------------------------------------------------------
 # Squeeze-and-Excitation (Hu et al., 2018), https://arxiv.org/abs/1709.01507
 
 
@@ -279,13 +496,80 @@ SE_ATTENTION = ModuleSpec(
 
 
 # ----------------------------------------------------------------------------------------------
+# Simplified scaled dot-product attention, no q/k/v projections (after Vaswani et al., 2017),
+# https://arxiv.org/abs/1706.03762
+
+
+@st.composite
+def simplified_scaled_dot_product_attention_cases(draw: st.DrawFn) -> Case:
+    """SimplifiedScaledDotProductAttention: d_model = h * m (m features per head), nq and nk
+    independent; sometimes self-attention `(x, x, x)`; optional broadcastable mask and weights."""
+    h = draw(sizes(max_size=4), label="h")
+    per_head = draw(sizes(max_size=8), label="d_model // h")
+    d_model = h * per_head
+    batch = draw(batches(), label="batch")
+    shared = draw(st.booleans(), label="self-attention (x, x, x)")
+    nq = draw(sizes(), label="nq")
+    nk = nq if shared else draw(sizes(), label="nk")
+    return Case(
+        config={"d_model": d_model, "h": h},
+        input_shapes=((batch, nq, d_model), (batch, nk, d_model), (batch, nk, d_model)),
+        extra_inputs=draw(attention_call_extras(batch, h, nq, nk), label="extra inputs"),
+        shared_input=shared,
+    )
+
+
+SIMPLIFIED_SCALED_DOT_PRODUCT_ATTENTION = ModuleSpec(
+    name="SimplifiedScaledDotProductAttention",
+    torch_class=reference_torch.SimplifiedScaledDotProductAttention,
+    keras_class=tf_attention.SimplifiedScaledDotProductAttention,
+    layout="sequence",
+    cases=simplified_scaled_dot_product_attention_cases,
+    smoke_cases=(
+        Case(
+            {"d_model": 512, "h": 8},
+            ((50, 49, 512),) * 3,
+            label="upstream README",
+            shared_input=True,
+        ),
+        Case(
+            {"d_model": 12, "h": 3},
+            ((2, 5, 12), (2, 8, 12), (2, 8, 12)),
+            extra_inputs={
+                "attention_mask": ExtraInput("mask", (1, 3, 5, 8)),
+                "attention_weights": ExtraInput("float", (2, 1, 5, 8)),
+            },
+            label="asymmetric",
+        ),
+    ),
+    invalid_configs=(
+        InvalidConfig(
+            {"d_model": 10, "h": 4},
+            match="Received: d_model=10, h=4",
+            reason="d_model not divisible by h (upstream fails later with a view error)",
+        ),
+        InvalidConfig({"d_model": 8, "h": 0}, match="Received: h=0", reason="no heads"),
+        InvalidConfig({"d_model": 0, "h": 1}, match="Received: d_model=0", reason="no features"),
+    ),
+    paper="Vaswani et al., 2017, https://arxiv.org/abs/1706.03762",
+    deviations_from_upstream=(
+        "d_model % h != 0 is rejected in __init__ with a ValueError (upstream fails in forward)"
+    ),
+)
+
+
+# ----------------------------------------------------------------------------------------------
 
 _ALL = (
     BAM_BLOCK,
     CBAM_BLOCK,
+    DA_MODULE,
     ECA_ATTENTION,
+    EXTERNAL_ATTENTION,
     RESIDUAL_ATTENTION,
+    SCALED_DOT_PRODUCT_ATTENTION,
     SE_ATTENTION,
+    SIMPLIFIED_SCALED_DOT_PRODUCT_ATTENTION,
 )
 
 SPECS = MappingProxyType({spec.name: spec for spec in sorted(_ALL, key=lambda s: s.name)})

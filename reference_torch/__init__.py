@@ -3,14 +3,24 @@
 
 from reference_torch.bam_block import BAMBlock
 from reference_torch.cbam_block import CBAMBlock
+from reference_torch.da_module import DAModule
 from reference_torch.eca_attention import ECAAttention
+from reference_torch.external_attention import ExternalAttention
 from reference_torch.residual_attention import ResidualAttention
+from reference_torch.scaled_dot_product_attention import ScaledDotProductAttention
 from reference_torch.se_attention import SEAttention
+from reference_torch.simplified_scaled_dot_product_attention import (
+    SimplifiedScaledDotProductAttention,
+)
 
 __all__ = [
     "BAMBlock",
     "CBAMBlock",
+    "DAModule",
     "ECAAttention",
+    "ExternalAttention",
     "ResidualAttention",
     "SEAttention",
+    "ScaledDotProductAttention",
+    "SimplifiedScaledDotProductAttention",
 ]

@@ -3,14 +3,22 @@ PyTorch reference in `reference_torch` by the `parity` harness. Image blocks tak
 
 from tf_attention.bam_block import BAMBlock
 from tf_attention.cbam_block import CBAMBlock
+from tf_attention.da_module import DAModule
 from tf_attention.eca_attention import ECAAttention
+from tf_attention.external_attention import ExternalAttention
 from tf_attention.residual_attention import ResidualAttention
+from tf_attention.scaled_dot_product_attention import ScaledDotProductAttention
 from tf_attention.se_attention import SEAttention
+from tf_attention.simplified_scaled_dot_product_attention import SimplifiedScaledDotProductAttention
 
 __all__ = [
     "BAMBlock",
     "CBAMBlock",
+    "DAModule",
     "ECAAttention",
+    "ExternalAttention",
     "ResidualAttention",
     "SEAttention",
+    "ScaledDotProductAttention",
+    "SimplifiedScaledDotProductAttention",
 ]

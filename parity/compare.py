@@ -34,6 +34,7 @@ class ParityResult:
     problem: str = ""  # shape / non-finite / audit / error: a mismatch that is not about values
     audit: list[str] = field(default_factory=list)
     first_divergence: str | None = None
+    localization: list = field(default_factory=list)  # parity.localize.LocalizationRow, in order
     context: dict = field(default_factory=dict)  # name, case, seed, layouts, tolerance source
     output_index: int = 0
 
@@ -153,6 +154,11 @@ def format_report(result: ParityResult) -> str:
     )
     if result.first_divergence:
         lines.append(f"  first diverging sub-layer: {result.first_divergence}")
+    if result.localization:
+        from parity.localize import format_tree
+
+        lines.append("  sub-layers in execution order (max rel, propagated / local):")
+        lines += [f"    {line}" for line in format_tree(result.localization)]
     if context.get("reproduce"):
         lines.append(f"  reproduce:  {context['reproduce']}")
     return "\n".join(lines)

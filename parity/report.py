@@ -26,6 +26,12 @@ class CaseOutcome:
     max_rel: float | None
     seconds: float
     message: str = ""
+    rtol: float | None = None
+    atol: float | None = None
+    # When the case failed and localisation ran: one row per aligned sub-layer in execution
+    # order, dicts with keys path, torch_type, keras_type, propagated_max_rel, local_max_rel,
+    # passed, first (see parity.localize.LocalizationRow).
+    localization: list[dict] | None = None
 
 
 @dataclass

@@ -66,6 +66,7 @@ def run_pair(
     overrides: Mapping[str, Any] | None = None,
     training: bool = False,
     audit: bool = True,
+    localize: bool = True,
     context: Mapping[str, Any] | None = None,
 ) -> ParityResult:
     """Randomise torch, transfer its weights to Keras, run both on `inputs`, compare.
@@ -74,6 +75,8 @@ def run_pair(
     all, or one per input); `output_layout` (default: `layout` when it is one name) converts the
     Keras outputs back. `call_kwargs` are passed to both calls unconverted (masks, weights).
     Returns the result of the first failing output, else of the output with the largest error.
+    On a value mismatch (and `localize`), every name-aligned sub-layer is compared too and the
+    first diverging one is named.
     """
     import keras
     import torch
@@ -175,6 +178,23 @@ def run_pair(
     chosen.context["seed"] = seed
     if tolerance_source:
         chosen.context["tolerance_source"] = tolerance_source
+    if localize and not chosen.passed and chosen.worst_torch_index is not None and not training:
+        from parity.localize import localize as localize_sub_layers
+
+        torch_arrays = [torch.from_numpy(np.ascontiguousarray(x)) for x in arrays]
+        rows = localize_sub_layers(
+            torch_module, keras_layer, torch_arrays, keras_inputs, torch_extras, keras_extras,
+            tolerance, dtype, layout if isinstance(layout, str) else "image",
+        )  # fmt: skip
+        chosen.localization = rows
+        first = next((row for row in rows if row.first), None)
+        if first is not None:
+            chosen.first_divergence = f"{first.path} ({first.torch_type} -> {first.keras_type})"
+            if first.local_passed:
+                chosen.first_divergence += (
+                    "; it is correct when fed torch's input, so the code just before it (in its "
+                    "parent's call) differs"
+                )
     if audit and audit_findings:
         chosen.audit = audit_findings
         chosen.passed = False

@@ -1,0 +1,294 @@
+"""First-divergence localisation: capture every name-aligned sub-layer on both sides, compare.
+
+torch sub-modules are observed with forward hooks; Keras sub-layers by wrapping `call` on that
+instance only (restored afterwards). Each aligned pair is compared in two modes:
+
+* propagated: both sides ran on their own inputs (errors accumulate downstream);
+* local: the Keras sub-layer is fed the torch sub-layer's input (converted to the Keras layout),
+  so an error there belongs to that sub-layer alone.
+
+The first sub-layer in execution order whose local check fails is the culprit (hooks fire when a
+module finishes, so children come before their parents: a parent fails locally only when its own
+glue code is wrong). Without a local result, the first propagated failure is named.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from parity.compare import compare_arrays
+from parity.layout import get_layout
+from parity.tolerance import Tolerance
+from parity.weights import resolve_keras_path
+
+
+@dataclass
+class LocalizationRow:
+    """One aligned sub-layer's errors in both modes (max rel as in `ParityResult`)."""
+
+    path: str
+    torch_type: str
+    keras_type: str
+    propagated_max_rel: float | None
+    local_max_rel: float | None
+    passed: bool
+    first: bool = False
+    note: str = ""
+    propagated_passed: bool | None = None
+    local_passed: bool | None = None
+
+    @property
+    def depth(self) -> int:
+        """Nesting depth of the sub-layer (number of dots in its path)."""
+        return self.path.count(".")
+
+
+@dataclass
+class _Call:
+    args: tuple
+    kwargs: dict
+    output: Any
+
+
+def _first_tensor(value):
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value
+
+
+def _numpy(value) -> np.ndarray | None:
+    import keras
+    import torch
+
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    try:
+        return np.asarray(keras.ops.convert_to_numpy(value))
+    except Exception:  # not a tensor (a Python number, None...)
+        return None
+
+
+def to_keras_like(torch_array: np.ndarray, keras_shape: Sequence[int], channels_last: bool):
+    """Convert a torch activation to the layout of a Keras activation of `keras_shape`.
+
+    Candidates in order of preference: move the channel axis last (image blocks) or keep as is
+    (sequence blocks), then the other; a candidate may also drop size-1 axes (torch `(B, C, 1, 1)`
+    vs Keras `(B, C)`). Returns None when nothing matches the Keras shape.
+    """
+    keras_shape = tuple(int(d) for d in keras_shape)
+    moved = np.moveaxis(torch_array, 1, -1) if torch_array.ndim >= 3 else None
+    order = [moved, torch_array] if channels_last else [torch_array, moved]
+    for candidate in order:
+        if candidate is None:
+            continue
+        if candidate.shape == keras_shape:
+            return candidate
+    for candidate in order:
+        if candidate is None:
+            continue
+        squeezed = tuple(d for d in candidate.shape if d != 1)
+        if squeezed == tuple(d for d in keras_shape if d != 1):
+            return candidate.reshape(keras_shape)
+    return None
+
+
+def aligned_pairs(torch_module, keras_layer) -> list[tuple[str, Any, Any]]:
+    """Every torch sub-module (root excluded) with a Keras layer at the same attribute path."""
+    import keras
+
+    pairs = []
+    for path, module in torch_module.named_modules():
+        if not path:
+            continue
+        target = resolve_keras_path(keras_layer, path)
+        if isinstance(target, keras.layers.Layer):
+            pairs.append((path, module, target))
+    return pairs
+
+
+def localize(
+    torch_module,
+    keras_layer,
+    torch_inputs: Sequence,
+    keras_inputs: Sequence,
+    torch_kwargs: Mapping[str, Any],
+    keras_kwargs: Mapping[str, Any],
+    tolerance: Tolerance,
+    dtype: str,
+    layout: str = "image",
+) -> list[LocalizationRow]:
+    """Run both sides once more with capture on, and compare every aligned sub-layer."""
+    import torch
+
+    channels_last = get_layout(layout).channels_first_to_last if isinstance(layout, str) else True
+    pairs = aligned_pairs(torch_module, keras_layer)
+    torch_calls: dict[str, list[_Call]] = {path: [] for path, _, _ in pairs}
+    keras_calls: dict[str, list[_Call]] = {path: [] for path, _, _ in pairs}
+    order: list[str] = []
+    handles = []
+    originals = []
+    plain = get_layout("plain")
+
+    def torch_hook(path):
+        def hook(module, args, output):
+            torch_calls[path].append(_Call(tuple(args), {}, output))
+            if path not in order:
+                order.append(path)
+
+        return hook
+
+    capturing = {"on": True}
+    for path, module, target in pairs:
+        handles.append(module.register_forward_hook(torch_hook(path)))
+        original = target.call
+
+        def wrapped(*args, _path=path, _original=original, **kwargs):
+            output = _original(*args, **kwargs)
+            if capturing["on"]:
+                keras_calls[_path].append(_Call(args, kwargs, output))
+            return output
+
+        functools.update_wrapper(wrapped, original)
+        originals.append((target, "call" in vars(target), vars(target).get("call")))
+        target.call = wrapped
+    try:
+        with torch.no_grad():
+            torch_module(*torch_inputs, **torch_kwargs)
+        keras_layer(*keras_inputs, **keras_kwargs, training=False)
+        capturing["on"] = False
+        rows = []
+        for path in order:
+            module = torch_module.get_submodule(path)
+            target = resolve_keras_path(keras_layer, path)
+            rows.append(
+                _compare_sub_layer(
+                    path,
+                    module,
+                    target,
+                    torch_calls[path],
+                    keras_calls[path],
+                    tolerance,
+                    dtype,
+                    channels_last,
+                    plain,
+                )
+            )
+    finally:
+        for handle in handles:
+            handle.remove()
+        for target, had_own, previous in originals:
+            if had_own:
+                target.call = previous
+            else:
+                del target.call
+    # A local failure belongs to that sub-layer alone; a propagated one may be inherited.
+    first = next((r for r in rows if r.local_passed is False), None)
+    first = first or next((r for r in rows if r.propagated_passed is False), None)
+    if first is not None:
+        first.first = True
+    return rows
+
+
+def _compare_sub_layer(
+    path, module, target, torch_calls, keras_calls, tolerance, dtype, channels_last, plain
+) -> LocalizationRow:
+    row = LocalizationRow(
+        path=path,
+        torch_type=type(module).__name__,
+        keras_type=type(target).__name__,
+        propagated_max_rel=None,
+        local_max_rel=None,
+        passed=True,
+    )
+    if not keras_calls:
+        row.note = "not called on the Keras side"
+        return row
+    if len(torch_calls) != len(keras_calls):
+        row.note = (
+            f"called {len(torch_calls)}x in torch, {len(keras_calls)}x in Keras: not compared"
+        )
+        return row
+    propagated_ok, local_ok = True, True
+    for torch_call, keras_call in zip(torch_calls, keras_calls, strict=True):
+        expected = _numpy(_first_tensor(torch_call.output))
+        actual = _numpy(_first_tensor(keras_call.output))
+        if expected is None or actual is None:
+            row.note = "output is not a tensor"
+            return row
+        converted = to_keras_like(expected, actual.shape, channels_last)
+        if converted is None:
+            row.note = f"torch output {expected.shape} does not match Keras {actual.shape}"
+            row.passed = row.propagated_passed = False
+            row.propagated_max_rel = float("inf")
+            return row
+        result = compare_arrays(converted, actual, plain, tolerance, dtype)
+        row.propagated_max_rel = max(row.propagated_max_rel or 0.0, result.max_rel)
+        propagated_ok &= result.passed
+        local = _local_output(target, torch_call, keras_call, channels_last)
+        if local is not None:
+            local_result = compare_arrays(converted, local, plain, tolerance, dtype)
+            row.local_max_rel = max(row.local_max_rel or 0.0, local_result.max_rel)
+            local_ok &= local_result.passed
+    row.propagated_passed = propagated_ok
+    row.local_passed = local_ok if row.local_max_rel is not None else None
+    row.passed = propagated_ok and local_ok
+    if row.local_max_rel is None:
+        row.note = row.note or "local check not possible (inputs do not convert)"
+    return row
+
+
+def _local_output(target, torch_call: _Call, keras_call: _Call, channels_last: bool):
+    """The Keras sub-layer's output when fed the torch sub-layer's inputs (or None)."""
+    import keras
+
+    torch_args = [a for a in torch_call.args if _numpy(a) is not None]
+    keras_args = list(keras_call.args)
+    if len(torch_args) != len(keras_args):
+        return None
+    converted = []
+    for torch_arg, keras_arg in zip(torch_args, keras_args, strict=True):
+        keras_array = _numpy(keras_arg)
+        if keras_array is None:
+            return None
+        array = to_keras_like(_numpy(torch_arg), keras_array.shape, channels_last)
+        if array is None:
+            return None
+        converted.append(keras.ops.convert_to_tensor(array.astype(keras_array.dtype)))
+    try:
+        output = target(*converted, **keras_call.kwargs)
+    except Exception:  # a sub-layer that cannot run on its own (stateful, shape-bound)
+        return None
+    return _numpy(_first_tensor(output))
+
+
+def format_tree(rows: Sequence[LocalizationRow]) -> list[str]:
+    """Indented lines, one per sub-layer, in execution order, marking the first divergence."""
+
+    def number(value):
+        return "-" if value is None else f"{value:.1e}"
+
+    width = max((len("  " * r.depth + r.path) for r in rows), default=10)
+    lines = []
+    for row in rows:
+        label = ("  " * row.depth + row.path).ljust(width)
+        if row.first:
+            verdict = "FIRST DIVERGENCE"
+        elif row.passed:
+            verdict = "ok"
+        elif row.local_passed:
+            verdict = "inherited (ok when fed torch's input)"
+        else:
+            verdict = "differs"
+        note = f"  ({row.note})" if row.note else ""
+        lines.append(
+            f"{label}  {row.torch_type}->{row.keras_type}  propagated {number(row.propagated_max_rel)}"
+            f"  local {number(row.local_max_rel)}  {verdict}{note}"
+        )
+    return lines

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+FORMATS = ("table", "markdown", "json", "html", "junit")  # the keys of parity.report.RENDERERS
 
 
 class UsageError(Exception):
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="seed of the generated cases (0)")
     report.add_argument("--block", action="append", default=None, help="only this block (repeat)")
     report.add_argument("--no-smoke", action="store_true", help="skip the fixed smoke cases")
-    report.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument("--out", default=None, help="write the rendered report to this file")
 
     check = commands.add_parser("check", help="check one case of a registered block pair")

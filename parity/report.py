@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from parity.cases import draw_cases
+from parity.html_report import render_html, render_junit
 from parity.runner import run_case
 from parity.spec import ModuleSpec
 
@@ -125,16 +126,26 @@ def _run_one(spec: ModuleSpec, kind: str, case, seed: int, dtype: str) -> CaseOu
             time.perf_counter() - began,
             f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}",
         )
+    return outcome_from_result(
+        spec.name, kind, case.describe(), result, time.perf_counter() - began
+    )
+
+
+def outcome_from_result(block: str, kind: str, case: str, result, seconds: float) -> CaseOutcome:
+    """A report row from a `ParityResult` (localisation rows flattened to dicts)."""
     return CaseOutcome(
-        spec.name,
-        kind,
-        case.describe(),
-        dtype,
-        result.passed,
-        result.max_abs,
-        result.max_rel,
-        time.perf_counter() - began,
-        "" if result.passed else result.message,
+        block=block,
+        kind=kind,
+        case=case,
+        dtype=result.dtype,
+        passed=result.passed,
+        max_abs=result.max_abs,
+        max_rel=result.max_rel,
+        seconds=seconds,
+        message="" if result.passed else result.message,
+        rtol=result.rtol,
+        atol=result.atol,
+        localization=[asdict(row) for row in result.localization] or None,
     )
 
 
@@ -217,4 +228,10 @@ def render_json(report: Report) -> str:
     return json.dumps(payload, indent=2)
 
 
-RENDERERS = {"table": render_table, "markdown": render_markdown, "json": render_json}
+RENDERERS = {
+    "table": render_table,
+    "markdown": render_markdown,
+    "json": render_json,
+    "html": render_html,
+    "junit": render_junit,
+}

@@ -31,6 +31,7 @@ __all__ = [
     "InvalidConfig",
     "KnownDeviation",
     "LayoutError",
+    "ModuleCallError",
     "ModuleSpec",
     "ParityError",
     "ParityResult",

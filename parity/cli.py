@@ -41,6 +41,16 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--out", default=None, help="write the rendered report to this file")
+    parser.add_argument(
+        "--repro-dir",
+        default="parity-repro",
+        help="where failing cases write their .npz repro files (default ./parity-repro)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parity", description="Prove Keras ports equal to their PyTorch originals."
@@ -53,17 +63,40 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="seed of the generated cases (0)")
     report.add_argument("--block", action="append", default=None, help="only this block (repeat)")
     report.add_argument("--no-smoke", action="store_true", help="skip the fixed smoke cases")
-    report.add_argument("--format", choices=FORMATS, default="table")
-    report.add_argument("--out", default=None, help="write the rendered report to this file")
+    _add_output_options(report)
 
-    check = commands.add_parser("check", help="check one case of a registered block pair")
-    check.add_argument("block", help="a registered block name (see `parity report`)")
-    check.add_argument("--init", default="{}", help="constructor arguments as JSON")
-    check.add_argument("--input-shape", type=_shape, action="append", required=True)
+    check = commands.add_parser(
+        "check",
+        help="check a torch/Keras pair: a registered block, or TORCH_IMPORT KERAS_IMPORT",
+        description=(
+            "Check one pair on seeded inputs. TARGET is a registered block name, or a torch "
+            "import path package.module:Class followed by the Keras one."
+        ),
+    )
+    check.add_argument("target", help="block name, or torch import path package.module:Class")
+    check.add_argument(
+        "keras", nargs="?", default=None, help="Keras import path (with a torch one)"
+    )
+    check.add_argument("--init", default="{}", help="constructor arguments as JSON (both sides)")
+    check.add_argument("--input-shape", type=_shape, action="append", required=True,
+                       help="an input's shape in the torch layout; repeat per positional input")  # fmt: skip
+    check.add_argument("--layout", default=None, help="image|sequence|plain, or one per input a,b")
+    check.add_argument(
+        "--output-layout", default=None, help="layout of the outputs (default: --layout)"
+    )
     check.add_argument("--extra", action="append", default=[], help="NAME=mask|float:SHAPE")
     check.add_argument("--shared-input", action="store_true", help="feed one array to all inputs")
     check.add_argument("--dtype", type=_dtypes, default=("float32", "float64"))
+    check.add_argument("--examples", type=int, default=1, help="seeds to try (seed, seed+1, ...)")
     check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--torch-weights", default=None,
+                       help="a .safetensors or torch state-dict file (loaded weights_only)")  # fmt: skip
+    _add_output_options(check)
+
+    replay = commands.add_parser("replay", help="replay a repro file written on failure")
+    replay.add_argument("file", help="a .npz repro file")
+    replay.add_argument("--format", choices=FORMATS, default="table")
+    replay.add_argument("--out", default=None)
     return parser
 
 
@@ -79,7 +112,7 @@ def _lookup_specs(names: Sequence[str] | None):
 
 
 def _cmd_report(args) -> int:
-    from parity.report import RENDERERS, run_report
+    from parity.report import run_report
 
     if args.examples < 0:
         raise UsageError(f"--examples must be >= 0; received {args.examples}")
@@ -90,12 +123,22 @@ def _cmd_report(args) -> int:
         dtypes=args.dtype,
         seed=args.seed,
         smoke=not args.no_smoke,
+        repro_dir=args.repro_dir,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
+    return _emit(report, args)
+
+
+def _emit(report, args) -> int:
+    from parity.report import RENDERERS
+
     text = RENDERERS[args.format](report)
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        try:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        except OSError as error:
+            raise UsageError(f"cannot write --out {args.out!r}: {error.strerror}") from None
         print(f"wrote {args.format} report to {args.out}", file=sys.stderr)
         if args.format != "table":
             print(RENDERERS["table"](report))
@@ -120,35 +163,163 @@ def _parse_extra(text: str):
         raise UsageError(f"--extra {text!r}: {error}") from None
 
 
-def _cmd_check(args) -> int:
-    from parity.runner import run_case
-    from parity.spec import Case
-
-    (spec,) = _lookup_specs([args.block])
+def _json_object(text: str) -> dict:
     try:
-        config = json.loads(args.init)
+        config = json.loads(text)
     except json.JSONDecodeError as error:
         raise UsageError(
             f"--init is not valid JSON ({error.msg} at column {error.colno})"
         ) from None
     if not isinstance(config, dict):
-        raise UsageError(f"--init must be a JSON object; received {args.init!r}")
+        raise UsageError(f"--init must be a JSON object; received {text!r}")
+    return config
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _cmd_check(args) -> int:
+    import time
+
+    import torch
+
+    from parity.layout import resolve_layouts
+    from parity.report import BlockSummary, Report, outcome_from_result
+    from parity.runner import reproduce_command, run_built
+    from parity.spec import Case
+
+    config = _json_object(args.init)
+    if args.examples < 1:
+        raise UsageError(f"--examples must be >= 1; received {args.examples}")
     case = Case(
         config=config,
         input_shapes=tuple(args.input_shape),
         extra_inputs=dict(_parse_extra(e) for e in args.extra),
         shared_input=args.shared_input,
     )
-    worst = EXIT_PASS
-    for dtype in args.dtype:
+    if args.keras is None:
+        if ":" in args.target:
+            raise UsageError(
+                f"{args.target!r} looks like an import path: give the Keras one too "
+                "(parity check TORCH_IMPORT KERAS_IMPORT ...)"
+            )
+        (spec,) = _lookup_specs([args.target])
+        name, torch_class, keras_class = spec.name, spec.torch_class, spec.keras_class
+        layout = args.layout or spec.layout
+        output_layout = args.output_layout or (args.layout or spec.resolved_output_layout)
+        overrides = spec.transfer_overrides
+    else:
+        from parity.repro import import_class
+
         try:
-            result = run_case(spec, case, dtype=dtype, seed=args.seed)
-        except (ValueError, TypeError) as error:
-            raise UsageError(f"{spec.name} rejected the case: {error}".splitlines()[0]) from None
+            torch_class = import_class(args.target)
+            keras_class = import_class(args.keras)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        name = torch_class.__name__
+        layout = args.layout or "image"
+        output_layout = args.output_layout or layout
+        overrides = None
+    layouts = layout.split(",") if "," in layout else layout
+    out_layouts = output_layout.split(",") if "," in output_layout else output_layout
+    try:
+        resolve_layouts(layouts, len(case.input_shapes))
+    except ValueError as error:
+        raise UsageError(_first_line(error)) from None
+
+    state = None
+    if args.torch_weights:
+        from parity.checkpoint import load_state_dict
+
+        try:
+            state = load_state_dict(args.torch_weights)
+        except ValueError as error:
+            raise UsageError(_first_line(error)) from None
+
+    summary = BlockSummary(name)
+    for dtype in args.dtype:
+        for seed in range(args.seed, args.seed + args.examples):
+            began = time.perf_counter()
+            try:
+                torch_module = torch_class(**config)
+                keras_layer = keras_class(**config, dtype=dtype)
+            except (TypeError, ValueError) as error:
+                raise UsageError(f"{name}(**{config}) rejected: {_first_line(error)}") from None
+            if state is not None:
+                from parity.checkpoint import load_into
+
+                try:
+                    load_into(
+                        torch_module,
+                        {k: v.to(getattr(torch, dtype)) for k, v in state.items()},
+                    )
+                except ValueError as error:
+                    raise UsageError(_first_line(error)) from None
+            reproduce = None
+            if args.keras is None:
+                reproduce = reproduce_command(spec, case, seed, dtype)
+            try:
+                result = run_built(
+                    torch_module,
+                    keras_layer,
+                    case,
+                    dtype=dtype,
+                    seed=seed,
+                    layout=layouts,
+                    output_layout=out_layouts,
+                    name=name,
+                    randomize=state is None,
+                    overrides=overrides,
+                    reproduce=reproduce,
+                    repro_dir=args.repro_dir,
+                )
+            except (TypeError, ValueError, RuntimeError) as error:
+                shapes = " ".join(",".join(map(str, s)) for s in case.input_shapes)
+                raise UsageError(
+                    f"{name} rejected the input (shapes {shapes}, {dtype}): {_first_line(error)}"
+                ) from None
+            summary.outcomes.append(
+                outcome_from_result(
+                    name, "check", case.describe(), result, time.perf_counter() - began
+                )
+            )
+            if not result.passed:
+                print(f"replay: {result.context.get('reproduce')}", file=sys.stderr)
+    from parity.environment import fingerprint
+
+    report = Report([summary], tuple(args.dtype), args.examples, args.seed, 0.0, fingerprint())
+    report.seconds = sum(o.seconds for o in summary.outcomes)
+    report.note = (
+        f"{args.examples} seed(s) from {args.seed} x {len(args.dtype)} dtype(s) on input shapes "
+        + " ".join(",".join(map(str, s)) for s in case.input_shapes)
+    )
+    return _emit(report, args)
+
+
+def _cmd_replay(args) -> int:
+    import time
+
+    from parity.environment import fingerprint
+    from parity.report import BlockSummary, Report, outcome_from_result
+    from parity.repro import replay
+
+    began = time.perf_counter()
+    try:
+        result = replay(args.file)
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise UsageError(_first_line(error)) from None
+    summary = BlockSummary(result.context.get("name", "replay"))
+    summary.outcomes.append(
+        outcome_from_result(summary.block, "replay", args.file, result, time.perf_counter() - began)
+    )
+    report = Report([summary], (result.dtype,), 0, result.context.get("seed", 0),
+                    time.perf_counter() - began, fingerprint())  # fmt: skip
+    if args.format == "table" and not args.out:
         print(result.message)
-        if not result.passed:
-            worst = EXIT_MISMATCH
-    return worst
+        return EXIT_PASS if result.passed else EXIT_MISMATCH
+    return _emit(report, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,9 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "report":
-            return _cmd_report(args)
-        return _cmd_check(args)
+        commands = {"report": _cmd_report, "check": _cmd_check, "replay": _cmd_replay}
+        return commands[args.command](args)
     except UsageError as error:
         print(f"parity {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -17,3 +17,7 @@ class WeightTransferError(ValueError):
 
 class LayoutError(ValueError):
     """An array does not fit the declared activation layout."""
+
+
+class ModuleCallError(ValueError):
+    """A module under test raised while being called (names the side, the shapes and the cause)."""

@@ -33,6 +33,7 @@ class CaseOutcome:
     # order, dicts with keys path, torch_type, keras_type, propagated_max_rel, local_max_rel,
     # passed, first (see parity.localize.LocalizationRow).
     localization: list[dict] | None = None
+    seed: int | None = None
 
 
 @dataclass
@@ -49,7 +50,7 @@ class BlockSummary:
 
     def cases(self) -> int:
         """Number of distinct cases (each runs once per dtype)."""
-        return len({(o.kind, o.case) for o in self.outcomes})
+        return len({(o.kind, o.case, o.seed) for o in self.outcomes})
 
     def worst(self, dtype: str, attribute: str) -> float | None:
         """The largest `max_abs`/`max_rel` over this block's cases in `dtype` (None if none ran)."""
@@ -68,6 +69,7 @@ class Report:
     seed: int
     seconds: float
     environment: dict[str, str]
+    note: str = ""  # replaces the default description of what ran
 
     @property
     def passed(self) -> bool:
@@ -83,8 +85,11 @@ def run_report(
     seed: int = 0,
     smoke: bool = True,
     progress: Callable[[str], None] | None = None,
+    repro_dir: str | None = None,
 ) -> Report:
-    """Run the smoke cases and `examples` generated cases of each spec in each dtype."""
+    """Run the smoke cases and `examples` generated cases of each spec in each dtype.
+
+    A failing case writes its repro file into `repro_dir` when one is given."""
     from parity.environment import fingerprint
 
     start = time.perf_counter()
@@ -95,7 +100,7 @@ def run_report(
         work += [("generated", case, s) for case, s in draw_cases(spec, examples, seed)]
         for kind, case, case_seed in work:
             for dtype in dtypes:
-                summary.outcomes.append(_run_one(spec, kind, case, case_seed, dtype))
+                summary.outcomes.append(_run_one(spec, kind, case, case_seed, dtype, repro_dir))
         if progress:
             verdict = "pass" if summary.passed else "FAIL"
             progress(f"{spec.name}: {summary.cases()} cases x {len(dtypes)} dtypes: {verdict}")
@@ -110,10 +115,12 @@ def run_report(
     )
 
 
-def _run_one(spec: ModuleSpec, kind: str, case, seed: int, dtype: str) -> CaseOutcome:
+def _run_one(
+    spec: ModuleSpec, kind: str, case, seed: int, dtype: str, repro_dir: str | None = None
+) -> CaseOutcome:
     began = time.perf_counter()
     try:
-        result = run_case(spec, case, dtype=dtype, seed=seed)
+        result = run_case(spec, case, dtype=dtype, seed=seed, repro_dir=repro_dir)
     except Exception as error:  # a crash is a failed case, reported with its traceback
         return CaseOutcome(
             spec.name,
@@ -125,13 +132,16 @@ def _run_one(spec: ModuleSpec, kind: str, case, seed: int, dtype: str) -> CaseOu
             None,
             time.perf_counter() - began,
             f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}",
+            seed=seed,
         )
     return outcome_from_result(
         spec.name, kind, case.describe(), result, time.perf_counter() - began
     )
 
 
-def outcome_from_result(block: str, kind: str, case: str, result, seconds: float) -> CaseOutcome:
+def outcome_from_result(
+    block: str, kind: str, case: str, result, seconds: float, seed: int | None = None
+) -> CaseOutcome:
     """A report row from a `ParityResult` (localisation rows flattened to dicts)."""
     return CaseOutcome(
         block=block,
@@ -146,6 +156,7 @@ def outcome_from_result(block: str, kind: str, case: str, result, seconds: float
         rtol=result.rtol,
         atol=result.atol,
         localization=[asdict(row) for row in result.localization] or None,
+        seed=result.context.get("seed", seed),
     )
 
 
@@ -172,6 +183,13 @@ def _failures(report: Report) -> list[str]:
     return [o.message for b in report.blocks for o in b.outcomes if not o.passed]
 
 
+def describe_run(report: Report) -> str:
+    """What ran, in words: the report's own note, or the default report description."""
+    return report.note or (
+        f"{report.examples} generated cases per block plus the smoke cases, seed {report.seed}"
+    )
+
+
 def render_table(report: Report) -> str:
     """A plain-text table for the terminal, followed by the report of each failure."""
     header, rows = _rows(report)
@@ -180,9 +198,8 @@ def render_table(report: Report) -> str:
     out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     passed = sum(b.passed for b in report.blocks)
     out.append(
-        f"\n{passed}/{len(report.blocks)} blocks pass; {report.examples} generated cases per block "
-        f"plus smoke cases; seed {report.seed}; {report.seconds:.0f} s. max rel = max |keras - torch| "
-        "/ max(|torch|, output RMS)."
+        f"\n{passed}/{len(report.blocks)} blocks pass; {describe_run(report)}; "
+        f"{report.seconds:.0f} s. max rel = max |keras - torch| / max(|torch|, output RMS)."
     )
     out += ["", *_failures(report)] if not report.passed else []
     return "\n".join(out)
@@ -195,8 +212,7 @@ def render_markdown(report: Report) -> str:
     out += ["| " + " | ".join(r) + " |" for r in rows]
     env = report.environment
     out.append(
-        f"\n{report.examples} generated cases per block plus the smoke cases, seed {report.seed}; "
-        f"torch {env.get('torch')}, tensorflow {env.get('tensorflow')}, keras {env.get('keras')}, "
+        f"\n{describe_run(report)}; torch {env.get('torch')}, tensorflow {env.get('tensorflow')}, keras {env.get('keras')}, "
         f"numpy {env.get('numpy')}, Python {env.get('python')}; {report.seconds:.0f} s."
     )
     return "\n".join(out)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from parity.compare import ParityResult, compare_arrays
-from parity.errors import LayoutError
+from parity.errors import LayoutError, ModuleCallError
 from parity.layout import Layout, resolve_layouts
 from parity.randomize import randomize_torch, seeded_array, seeded_mask
 from parity.spec import Case, ModuleSpec
@@ -47,6 +47,21 @@ def _dtype_name(dtype) -> str:
     if name not in _TORCH_DTYPES:
         raise ValueError(f"Expected dtype 'float32' or 'float64'. Received: dtype={dtype!r}")
     return name
+
+
+def _call_module(side: str, module, inputs, kwargs, **extra):
+    """Call a module under test; re-raise anything it raises as a `ModuleCallError` that names
+    the side, the class and the input shapes (the original stays chained as the cause)."""
+    try:
+        return module(*inputs, **kwargs, **extra)
+    except Exception as error:
+        shapes = ", ".join(str(tuple(np.shape(x))) for x in inputs)
+        text = str(error).strip()
+        first = next((line for line in text.splitlines() if line.strip()), type(error).__name__)
+        raise ModuleCallError(
+            f"The {side} {type(module).__name__} raised {type(error).__name__} on inputs of shape "
+            f"{shapes}: {first.strip()}"
+        ) from error
 
 
 def run_pair(
@@ -132,7 +147,7 @@ def run_pair(
         for k, v in extras.items()
     }
     if not keras_layer.built:
-        keras_layer(*keras_inputs, **keras_extras, training=training)
+        _call_module("Keras", keras_layer, keras_inputs, keras_extras, training=training)
 
     audit_findings: list[str] = []
     if transfer:
@@ -243,31 +258,94 @@ def build_pair(spec: ModuleSpec, case: Case, dtype: str):
     return torch_module, keras_layer
 
 
+def run_built(
+    torch_module,
+    keras_layer,
+    case: Case,
+    *,
+    dtype: str,
+    seed: int,
+    layout: Any,
+    output_layout: Any,
+    name: str,
+    randomize: bool = True,
+    tolerance: Tolerance | None = None,
+    tolerance_source: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    reproduce: str | None = None,
+    repro_dir: str | os.PathLike | None = None,
+) -> ParityResult:
+    """Compare an already-built pair on `case`'s seeded inputs; on failure, write a repro file
+    into `repro_dir` (when given) and point the reproduce line at `parity replay FILE`."""
+    arrays, extras = case_inputs(case, seed, dtype)
+    tolerance = tolerance or resolve_tolerance(dtype)
+    context = {"name": name, "case": case.describe()}
+    if reproduce:
+        context["reproduce"] = reproduce
+    result = run_pair(
+        torch_module,
+        keras_layer,
+        arrays,
+        layout=layout,
+        output_layout=output_layout,
+        call_kwargs=extras,
+        dtype=dtype,
+        seed=seed,
+        randomize=randomize,
+        tolerance=tolerance,
+        tolerance_source=tolerance_source,
+        overrides=overrides,
+        context=context,
+    )
+    if not result.passed and repro_dir is not None:
+        from parity.repro import write_repro
+
+        file_name = f"{name}-{dtype}-seed{seed}-{abs(hash(case.describe())) % 10**8:08d}.npz"
+        path = write_repro(
+            os.path.join(repro_dir, file_name),
+            torch_module=torch_module,
+            keras_layer=keras_layer,
+            init=case.config,
+            inputs=arrays,
+            extras=extras,
+            layout=layout,
+            output_layout=output_layout,
+            dtype=dtype,
+            seed=seed,
+            rtol=tolerance.rtol,
+            atol=tolerance.atol,
+            name=name,
+            message=result.message,
+        )
+        result.context["repro_file"] = str(path)
+        result.context["reproduce"] = f"parity replay {path}"
+    return result
+
+
 def run_case(
-    spec: ModuleSpec, case: Case, *, dtype: str = "float32", seed: int = 0
+    spec: ModuleSpec,
+    case: Case,
+    *,
+    dtype: str = "float32",
+    seed: int = 0,
+    repro_dir: str | os.PathLike | None = None,
 ) -> ParityResult:
     """Build `spec`'s pair for `case`, draw seeded inputs and weights, and compare."""
     dtype = _dtype_name(dtype)
     torch_module, keras_layer = build_pair(spec, case, dtype)
-    arrays, extras = case_inputs(case, seed, dtype)
     tolerance, reason = spec.tolerance_for(case, dtype)
-    source = f"{spec.name} override: {reason}" if tolerance else None
-    tolerance = tolerance or resolve_tolerance(dtype)
-    return run_pair(
+    return run_built(
         torch_module,
         keras_layer,
-        arrays,
-        layout=spec.layout,
-        output_layout=spec.resolved_output_layout,
-        call_kwargs=extras,
+        case,
         dtype=dtype,
         seed=seed,
+        layout=spec.layout,
+        output_layout=spec.resolved_output_layout,
+        name=spec.name,
         tolerance=tolerance,
-        tolerance_source=source,
+        tolerance_source=f"{spec.name} override: {reason}" if tolerance else None,
         overrides=spec.transfer_overrides,
-        context={
-            "name": spec.name,
-            "case": case.describe(),
-            "reproduce": reproduce_command(spec, case, seed, dtype),
-        },
+        reproduce=reproduce_command(spec, case, seed, dtype),
+        repro_dir=repro_dir,
     )

@@ -1,4 +1,5 @@
-"""Test set-up: quiet TF, load our hypothesis profile (dev, ci, thorough)."""
+"""Test set-up. The hypothesis profile is loaded by the parity pytest plugin
+(`--parity-profile`, else $HYPOTHESIS_PROFILE, else ci under $CI, else dev)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,4 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from parity.strategies import load_profile
-
-PROFILE = load_profile()
-
-
-def pytest_report_header(config):
-    return f"hypothesis profile: {PROFILE} (set HYPOTHESIS_PROFILE=dev|ci|thorough)"
+pytest_plugins = ["pytester"]

@@ -40,7 +40,8 @@ def test_check_replays_one_case(capsys):
     code = main(["check", "SEAttention", "--init", '{"channel": 6, "reduction": 2}',
                  "--input-shape", "2,6,5,3", "--seed", "9"])  # fmt: skip
     assert code == 0
-    assert capsys.readouterr().out.count("Parity passed: SEAttention") == 2
+    out = capsys.readouterr().out
+    assert "SEAttention  1 " in out and "pass" in out and "1/1 blocks pass" in out
 
 
 @pytest.mark.parametrize(
@@ -62,8 +63,8 @@ def test_check_replays_one_case(capsys):
             "Received: reduction=9",
         ),
         (
-            ["check", "SEAttention", "--init", '{"channel": 4}', "--input-shape", "1,5,2,2"],
-            "rejected the case",
+            ["check", "SEAttention", "--init", '{"channel": 4, "reduction": 2}', "--input-shape", "1,5,2,2"],
+            "SEAttention rejected the input (shapes 1,5,2,2, float32)",
         ),
         (
             ["check", "SEAttention", "--input-shape", "1,512,2,2", "--extra", "mask"],

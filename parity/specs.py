@@ -306,6 +306,54 @@ EXTERNAL_ATTENTION = ModuleSpec(
 
 
 # ----------------------------------------------------------------------------------------------
+# Pyramid Split Attention, EPSANet (Zhang et al., 2021), https://arxiv.org/abs/2105.14447
+
+
+@st.composite
+def psa_cases(draw: st.DrawFn) -> Case:
+    """PSA: C = S * c', 1 <= reduction <= c' (so C // (S * reduction) >= 1); any H, W >= 1."""
+    S = draw(st.integers(1, 4), label="S")
+    split = draw(sizes(max_size=48 // S), label="channels per scale")
+    channel = S * split
+    reduction = draw(st.integers(1, split), label="reduction")
+    shape = draw(image_shapes(channel), label="shape")
+    return image_case({"channel": channel, "reduction": reduction, "S": S}, shape)
+
+
+PSA = ModuleSpec(
+    name="PSA",
+    torch_class=reference_torch.PSA,
+    keras_class=tf_attention.PSA,
+    layout="image",
+    cases=psa_cases,
+    smoke_cases=(
+        Case({"channel": 512, "reduction": 8}, ((50, 512, 7, 7),), label="upstream README"),
+        Case({"channel": 36, "reduction": 3, "S": 3}, ((2, 36, 9, 5),), label="asymmetric"),
+    ),
+    invalid_configs=(
+        InvalidConfig({"channel": 10, "S": 4}, match="channel", reason="channel % S != 0"),
+        InvalidConfig(
+            {"channel": 16, "reduction": 8, "S": 4},
+            match="reduction",
+            reason="no SE bottleneck unit",
+        ),
+        InvalidConfig({"channel": 16, "S": 0}, match="S", reason="no scale"),
+        InvalidConfig(
+            {"channel": 16, "reduction": 2, "S": 4},
+            match="channel",
+            input_shape=(1, 12, 4, 5),
+            reason="wrong channels",
+        ),
+    ),
+    paper="Zhang et al., 2021, https://arxiv.org/abs/2105.14447",
+    deviations_from_upstream=(
+        "convs and se_blocks registered as nn.ModuleList (upstream's plain lists leave state_dict "
+        "empty; #14, PR #84); no in-place write into the input (#16); math unchanged"
+    ),
+)
+
+
+# ----------------------------------------------------------------------------------------------
 # Residual Attention for multi-label recognition (Zhu and Wu, 2021), https://arxiv.org/abs/2108.02456
 
 
@@ -559,6 +607,146 @@ SIMPLIFIED_SCALED_DOT_PRODUCT_ATTENTION = ModuleSpec(
 
 
 # ----------------------------------------------------------------------------------------------
+# Selective Kernel Networks (Li et al., 2019), https://arxiv.org/abs/1903.06586
+
+
+@st.composite
+def sk_attention_cases(draw: st.DrawFn) -> Case:
+    """SKAttention: 1-4 odd kernels (repeats allowed), channel % group == 0, L >= 1; the squeeze
+    width d = max(L, channel // reduction) comes from either term."""
+    group = draw(st.integers(1, 4), label="group")
+    channel = group * draw(sizes(max_size=48 // group), label="channels per group")
+    kernels = draw(st.lists(odd_kernels(max_kernel=7), min_size=1, max_size=4), label="kernels")
+    reduction = draw(st.integers(1, 2 * channel), label="reduction")
+    L = draw(st.integers(1, 40), label="L")
+    shape = draw(image_shapes(channel), label="shape")
+    config = {
+        "channel": channel,
+        "kernels": kernels,
+        "reduction": reduction,
+        "group": group,
+        "L": L,
+    }
+    return image_case(config, shape)
+
+
+SK_ATTENTION = ModuleSpec(
+    name="SKAttention",
+    torch_class=reference_torch.SKAttention,
+    keras_class=tf_attention.SKAttention,
+    layout="image",
+    cases=sk_attention_cases,
+    smoke_cases=(
+        Case({"channel": 512, "reduction": 8}, ((50, 512, 7, 7),), label="upstream README"),
+        Case(
+            {"channel": 24, "kernels": [1, 3, 5], "reduction": 4, "group": 3, "L": 4},
+            ((2, 24, 9, 5),),
+            label="asymmetric",
+        ),
+    ),
+    invalid_configs=(
+        InvalidConfig({"channel": 8, "kernels": [1, 2]}, match="kernels", reason="even kernel"),
+        InvalidConfig({"channel": 8, "kernels": []}, match="kernels", reason="no branch"),
+        InvalidConfig({"channel": 6, "group": 4}, match="group", reason="channel % group != 0"),
+        InvalidConfig({"channel": 8, "L": 0}, match="L", reason="empty squeeze layer"),
+        InvalidConfig({"channel": 8, "reduction": 0}, match="reduction", reason="zero reduction"),
+        InvalidConfig(
+            {"channel": 8}, match="channel", input_shape=(1, 6, 4, 5), reason="wrong channels"
+        ),
+    ),
+    paper="Li et al., 2019, https://arxiv.org/abs/1903.06586",
+    deviations_from_upstream="none",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# SA-Net shuffle attention (Zhang and Yang, 2021), https://arxiv.org/abs/2102.00240
+
+
+@st.composite
+def shuffle_attention_cases(draw: st.DrawFn) -> Case:
+    """ShuffleAttention: C = 2 * G * c''; B * G * H * W > 1 (torch's GroupNorm rejects a single
+    value per channel); `reduction` is unused but still varied."""
+    G = draw(st.integers(1, 4), label="G")
+    half = draw(sizes(max_size=48 // (2 * G)), label="channels per half group")
+    channel = 2 * G * half
+    reduction = draw(st.integers(1, 16), label="reduction")
+    batch = draw(batches(), label="batch")
+    height = draw(sizes(), label="height")
+    # Without assume(): a 1x1 image with B * G == 1 needs a second position.
+    single = batch * G * height == 1
+    width = draw(sizes(min_size=2 if single else 1), label="width")
+    config = {"channel": channel, "reduction": reduction, "G": G}
+    return image_case(config, (batch, channel, height, width))
+
+
+SHUFFLE_ATTENTION = ModuleSpec(
+    name="ShuffleAttention",
+    torch_class=reference_torch.ShuffleAttention,
+    keras_class=tf_attention.ShuffleAttention,
+    layout="image",
+    cases=shuffle_attention_cases,
+    smoke_cases=(
+        Case({"channel": 512, "G": 8}, ((50, 512, 7, 7),), label="upstream README"),
+        Case({"channel": 36, "reduction": 4, "G": 3}, ((2, 36, 9, 5),), label="asymmetric"),
+    ),
+    invalid_configs=(
+        InvalidConfig({"channel": 12, "G": 4}, match="channel", reason="channel % (2 * G) != 0"),
+        InvalidConfig({"channel": 16, "G": 0}, match="G", reason="no group"),
+        InvalidConfig(
+            {"channel": 16, "G": 2},
+            match="channel",
+            input_shape=(1, 8, 4, 5),
+            reason="wrong channels",
+        ),
+    ),
+    paper="Zhang and Yang, 2021, https://arxiv.org/abs/2102.00240",
+    deviations_from_upstream="none",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Spatial Group-wise Enhance (Li et al., 2019), https://arxiv.org/abs/1905.09646
+
+
+@st.composite
+def spatial_group_enhance_cases(draw: st.DrawFn) -> Case:
+    """SpatialGroupEnhance: C = G * c'; H * W >= 2 (one position gives NaN on both sides, left to a
+    dedicated test)."""
+    groups = draw(st.integers(1, 6), label="groups")
+    channel = groups * draw(sizes(max_size=48 // groups), label="channels per group")
+    batch = draw(batches(), label="batch")
+    height = draw(sizes(), label="height")
+    # Without assume(): a single row needs at least two columns.
+    width = draw(sizes(min_size=2 if height == 1 else 1), label="width")
+    return image_case({"groups": groups}, (batch, channel, height, width))
+
+
+SPATIAL_GROUP_ENHANCE = ModuleSpec(
+    name="SpatialGroupEnhance",
+    torch_class=reference_torch.SpatialGroupEnhance,
+    keras_class=tf_attention.SpatialGroupEnhance,
+    layout="image",
+    cases=spatial_group_enhance_cases,
+    smoke_cases=(
+        Case({"groups": 8}, ((50, 512, 7, 7),), label="upstream README"),
+        Case({"groups": 3}, ((2, 36, 9, 5),), label="asymmetric"),
+    ),
+    invalid_configs=(
+        InvalidConfig({"groups": 0}, match="groups", reason="no group"),
+        InvalidConfig(
+            {"groups": 5},
+            match="groups",
+            input_shape=(2, 12, 4, 4),
+            reason="channels % groups != 0",
+        ),
+    ),
+    paper="Li et al., 2019, https://arxiv.org/abs/1905.09646",
+    deviations_from_upstream="none",
+)
+
+
+# ----------------------------------------------------------------------------------------------
 
 _ALL = (
     BAM_BLOCK,
@@ -566,10 +754,14 @@ _ALL = (
     DA_MODULE,
     ECA_ATTENTION,
     EXTERNAL_ATTENTION,
+    PSA,
     RESIDUAL_ATTENTION,
     SCALED_DOT_PRODUCT_ATTENTION,
     SE_ATTENTION,
     SIMPLIFIED_SCALED_DOT_PRODUCT_ATTENTION,
+    SK_ATTENTION,
+    SHUFFLE_ATTENTION,
+    SPATIAL_GROUP_ENHANCE,
 )
 
 SPECS = MappingProxyType({spec.name: spec for spec in sorted(_ALL, key=lambda s: s.name)})

@@ -6,14 +6,19 @@ from reference_torch.cbam_block import CBAMBlock
 from reference_torch.da_module import DAModule
 from reference_torch.eca_attention import ECAAttention
 from reference_torch.external_attention import ExternalAttention
+from reference_torch.psa import PSA
 from reference_torch.residual_attention import ResidualAttention
 from reference_torch.scaled_dot_product_attention import ScaledDotProductAttention
 from reference_torch.se_attention import SEAttention
+from reference_torch.shuffle_attention import ShuffleAttention
 from reference_torch.simplified_scaled_dot_product_attention import (
     SimplifiedScaledDotProductAttention,
 )
+from reference_torch.sk_attention import SKAttention
+from reference_torch.spatial_group_enhance import SpatialGroupEnhance
 
 __all__ = [
+    "PSA",
     "BAMBlock",
     "CBAMBlock",
     "DAModule",
@@ -21,6 +26,9 @@ __all__ = [
     "ExternalAttention",
     "ResidualAttention",
     "SEAttention",
+    "SKAttention",
     "ScaledDotProductAttention",
+    "ShuffleAttention",
     "SimplifiedScaledDotProductAttention",
+    "SpatialGroupEnhance",
 ]

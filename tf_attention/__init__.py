@@ -6,12 +6,17 @@ from tf_attention.cbam_block import CBAMBlock
 from tf_attention.da_module import DAModule
 from tf_attention.eca_attention import ECAAttention
 from tf_attention.external_attention import ExternalAttention
+from tf_attention.psa import PSA
 from tf_attention.residual_attention import ResidualAttention
 from tf_attention.scaled_dot_product_attention import ScaledDotProductAttention
 from tf_attention.se_attention import SEAttention
+from tf_attention.shuffle_attention import ShuffleAttention
 from tf_attention.simplified_scaled_dot_product_attention import SimplifiedScaledDotProductAttention
+from tf_attention.sk_attention import SKAttention
+from tf_attention.spatial_group_enhance import SpatialGroupEnhance
 
 __all__ = [
+    "PSA",
     "BAMBlock",
     "CBAMBlock",
     "DAModule",
@@ -19,6 +24,9 @@ __all__ = [
     "ExternalAttention",
     "ResidualAttention",
     "SEAttention",
+    "SKAttention",
     "ScaledDotProductAttention",
+    "ShuffleAttention",
     "SimplifiedScaledDotProductAttention",
+    "SpatialGroupEnhance",
 ]

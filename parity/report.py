@@ -112,6 +112,7 @@ def run_report(
         seed=seed,
         seconds=time.perf_counter() - start,
         environment=fingerprint(),
+        note="" if smoke else f"{examples} generated cases per block (no smoke cases), seed {seed}",
     )
 
 
@@ -200,6 +201,13 @@ def render_table(report: Report) -> str:
     out.append(
         f"\n{passed}/{len(report.blocks)} blocks pass; {describe_run(report)}; "
         f"{report.seconds:.0f} s. max rel = max |keras - torch| / max(|torch|, output RMS)."
+    )
+    env = report.environment
+    out.append(
+        f"torch {env.get('torch')}, tensorflow {env.get('tensorflow')}, keras {env.get('keras')}, "
+        f"numpy {env.get('numpy')}, Python {env.get('python')}; oneDNN "
+        f"{env.get('oneDNN (TF_ENABLE_ONEDNN_OPTS)')}; TF32 off (torch {env.get('torch TF32 matmul')}, "
+        f"tf {env.get('tf TF32')}); threads torch {env.get('torch_threads')}"
     )
     out += ["", *_failures(report)] if not report.passed else []
     return "\n".join(out)

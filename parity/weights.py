@@ -117,11 +117,20 @@ def _has_keras_bias(keras_layer) -> bool:
 
 
 def _bias_audit(torch_module, keras_layer) -> list[str]:
+    """Bias presence, and the fused activation torch's Linear/Conv never apply."""
+    problems = []
     torch_bias = getattr(torch_module, "bias", None) is not None
     keras_bias = _has_keras_bias(keras_layer)
     if torch_bias != keras_bias:
-        return [f"bias: torch has bias={torch_bias}, Keras has use_bias={keras_bias}"]
-    return []
+        problems.append(f"bias: torch has bias={torch_bias}, Keras has use_bias={keras_bias}")
+    activation = getattr(keras_layer, "activation", None)
+    name = getattr(activation, "__name__", "linear") if activation is not None else "linear"
+    if name != "linear":
+        problems.append(
+            f"activation: Keras {type(keras_layer).__name__} applies activation={name!r}; torch "
+            f"{type(torch_module).__name__} applies none (apply it as its own layer, as torch does)"
+        )
+    return problems
 
 
 def _pair(value) -> tuple[int, ...]:

@@ -63,7 +63,14 @@ def test_check_replays_one_case(capsys):
             "Received: reduction=9",
         ),
         (
-            ["check", "SEAttention", "--init", '{"channel": 4, "reduction": 2}', "--input-shape", "1,5,2,2"],
+            [
+                "check",
+                "SEAttention",
+                "--init",
+                '{"channel": 4, "reduction": 2}',
+                "--input-shape",
+                "1,5,2,2",
+            ],
             "SEAttention rejected the input (shapes 1,5,2,2, float32)",
         ),
         (

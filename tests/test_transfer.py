@@ -184,3 +184,10 @@ def test_random_state_reaches_every_tensor():
         assert not np.array_equal(fresh[key], after[key]), key
     assert (after["bn2d.running_var"] > 0).all()
     assert torch.equal(module.bn1d.num_batches_tracked, torch.tensor(0))
+
+
+def test_fused_keras_activation_is_audited():
+    torch_module = nn.Sequential(nn.Linear(4, 3))
+    keras_model = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="relu")])
+    report = parity.transfer_weights(torch_module, keras_model)
+    assert any("activation: Keras Dense applies activation='relu'" in a for a in report.audit)

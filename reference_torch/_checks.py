@@ -68,3 +68,14 @@ def check_attention_inputs(
             f"Received: queries.shape={tuple(queries.shape)}, keys.shape={tuple(keys.shape)}, "
             f"values.shape={tuple(values.shape)}"
         )
+
+
+def check_reduction(channel: object, reduction: object) -> None:
+    """Raise `ValueError` unless 1 <= reduction <= channel (a bottleneck of >= 1 unit)."""
+    check_positive_int("channel", channel)
+    check_positive_int("reduction", reduction)
+    if reduction > channel:
+        raise ValueError(
+            "Expected `reduction` to be at most `channel` (the bottleneck needs at least one "
+            f"unit). Received: reduction={reduction!r}, channel={channel!r}"
+        )

@@ -22,17 +22,7 @@ import torch
 from torch import nn
 from torch.nn import init
 
-from reference_torch._checks import check_image_input, check_positive_int
-
-
-def _check_reduction(channel: object, reduction: object) -> None:
-    check_positive_int("channel", channel)
-    check_positive_int("reduction", reduction)
-    if reduction > channel:
-        raise ValueError(
-            "Expected `reduction` to be at most `channel` (the bottleneck needs at least one "
-            f"unit). Received: reduction={reduction!r}, channel={channel!r}"
-        )
+from reference_torch._checks import check_image_input, check_positive_int, check_reduction
 
 
 def _check_num_layers(num_layers: object) -> None:
@@ -79,7 +69,7 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channel: int, reduction: int = 16, num_layers: int = 3):
         super().__init__()
-        _check_reduction(channel, reduction)
+        check_reduction(channel, reduction)
         _check_num_layers(num_layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         gate_channels = [channel]
@@ -112,7 +102,7 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, channel: int, reduction: int = 16, num_layers: int = 3, dia_val: int = 2):
         super().__init__()
-        _check_reduction(channel, reduction)
+        check_reduction(channel, reduction)
         _check_num_layers(num_layers)
         check_positive_int("dia_val", dia_val)
         hidden = channel // reduction

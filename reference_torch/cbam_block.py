@@ -18,17 +18,11 @@ import torch
 from torch import nn
 from torch.nn import init
 
-from reference_torch._checks import check_image_input, check_odd_kernel, check_positive_int
-
-
-def _check_reduction(channel: object, reduction: object) -> None:
-    check_positive_int("channel", channel)
-    check_positive_int("reduction", reduction)
-    if reduction > channel:
-        raise ValueError(
-            "Expected `reduction` to be at most `channel` (the bottleneck needs at least one "
-            f"unit). Received: reduction={reduction!r}, channel={channel!r}"
-        )
+from reference_torch._checks import (
+    check_image_input,
+    check_odd_kernel,
+    check_reduction,
+)
 
 
 class ChannelAttention(nn.Module):
@@ -41,7 +35,7 @@ class ChannelAttention(nn.Module):
 
     def __init__(self, channel: int, reduction: int = 16):
         super().__init__()
-        _check_reduction(channel, reduction)
+        check_reduction(channel, reduction)
         self.maxpool = nn.AdaptiveMaxPool2d(1)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.se = nn.Sequential(

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import init
 
-from reference_torch._checks import check_image_input, check_positive_int
+from reference_torch._checks import check_image_input, check_reduction
 
 
 class SEAttention(nn.Module):
@@ -26,13 +26,7 @@ class SEAttention(nn.Module):
 
     def __init__(self, channel: int = 512, reduction: int = 16):
         super().__init__()
-        check_positive_int("channel", channel)
-        check_positive_int("reduction", reduction)
-        if reduction > channel:
-            raise ValueError(
-                "Expected `reduction` to be at most `channel` (the bottleneck needs at least one "
-                f"unit). Received: reduction={reduction!r}, channel={channel!r}"
-            )
+        check_reduction(channel, reduction)
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Sequential(
             nn.Linear(channel, channel // reduction, bias=False),

@@ -93,3 +93,14 @@ def check_attention_shapes(
             f"Received: queries_shape={tuple(queries_shape)}, keys_shape={tuple(keys_shape)}, "
             f"values_shape={tuple(values_shape)}"
         )
+
+
+def check_reduction(channel: object, reduction: object) -> None:
+    """Raise `ValueError` unless 1 <= reduction <= channel (a bottleneck of >= 1 unit)."""
+    check_positive_int("channel", channel)
+    check_positive_int("reduction", reduction)
+    if reduction > channel:
+        raise ValueError(
+            "Expected `reduction` to be at most `channel` (the bottleneck needs at least one "
+            f"unit). Received: reduction={reduction!r}, channel={channel!r}"
+        )

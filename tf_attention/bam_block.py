@@ -5,17 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tf_attention._checks import check_image_shape, check_positive_int
-
-
-def _check_reduction(channel: object, reduction: object) -> None:
-    check_positive_int("channel", channel)
-    check_positive_int("reduction", reduction)
-    if reduction > channel:
-        raise ValueError(
-            "Expected `reduction` to be at most `channel` (the bottleneck needs at least one "
-            f"unit). Received: reduction={reduction!r}, channel={channel!r}"
-        )
+from tf_attention._checks import check_image_shape, check_positive_int, check_reduction
 
 
 def _check_num_layers(num_layers: object) -> None:
@@ -121,7 +111,7 @@ class ChannelAttention(layers.Layer):
     """
 
     def __init__(self, channel: int, reduction: int = 16, num_layers: int = 3, **kwargs):
-        _check_reduction(channel, reduction)
+        check_reduction(channel, reduction)
         _check_num_layers(num_layers)
         super().__init__(**kwargs)
         self.channel, self.reduction, self.num_layers = channel, reduction, num_layers
@@ -182,7 +172,7 @@ class SpatialAttention(layers.Layer):
     def __init__(
         self, channel: int, reduction: int = 16, num_layers: int = 3, dia_val: int = 2, **kwargs
     ):
-        _check_reduction(channel, reduction)
+        check_reduction(channel, reduction)
         _check_num_layers(num_layers)
         check_positive_int("dia_val", dia_val)
         super().__init__(**kwargs)
@@ -257,7 +247,7 @@ class BAMBlock(layers.Layer):
     """
 
     def __init__(self, channel: int = 512, reduction: int = 16, dia_val: int = 2, **kwargs):
-        _check_reduction(channel, reduction)
+        check_reduction(channel, reduction)
         check_positive_int("dia_val", dia_val)
         super().__init__(**kwargs)
         self.channel, self.reduction, self.dia_val = channel, reduction, dia_val

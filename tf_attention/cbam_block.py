@@ -5,17 +5,11 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tf_attention._checks import check_image_shape, check_odd_kernel, check_positive_int
-
-
-def _check_reduction(channel: object, reduction: object) -> None:
-    check_positive_int("channel", channel)
-    check_positive_int("reduction", reduction)
-    if reduction > channel:
-        raise ValueError(
-            "Expected `reduction` to be at most `channel` (the bottleneck needs at least one "
-            f"unit). Received: reduction={reduction!r}, channel={channel!r}"
-        )
+from tf_attention._checks import (
+    check_image_shape,
+    check_odd_kernel,
+    check_reduction,
+)
 
 
 @keras.saving.register_keras_serializable(package="tf_attention", name="CBAMChannelAttention")
@@ -35,7 +29,7 @@ class ChannelAttention(layers.Layer):
     """
 
     def __init__(self, channel: int, reduction: int = 16, **kwargs):
-        _check_reduction(channel, reduction)
+        check_reduction(channel, reduction)
         super().__init__(**kwargs)
         self.channel, self.reduction = channel, reduction
         # Mirrors torch `se = nn.Sequential(Conv2d 1x1, ReLU, Conv2d 1x1)`: torch se.2 is
@@ -133,7 +127,7 @@ class CBAMBlock(layers.Layer):
     """
 
     def __init__(self, channel: int = 512, reduction: int = 16, kernel_size: int = 49, **kwargs):
-        _check_reduction(channel, reduction)
+        check_reduction(channel, reduction)
         check_odd_kernel("kernel_size", kernel_size)
         super().__init__(**kwargs)
         self.channel, self.reduction, self.kernel_size = channel, reduction, kernel_size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tf_attention._checks import check_image_shape, check_positive_int
+from tf_attention._checks import check_image_shape, check_reduction
 
 
 @keras.saving.register_keras_serializable(package="tf_attention")
@@ -28,13 +28,7 @@ class SEAttention(layers.Layer):
     """
 
     def __init__(self, channel: int = 512, reduction: int = 16, **kwargs):
-        check_positive_int("channel", channel)
-        check_positive_int("reduction", reduction)
-        if reduction > channel:
-            raise ValueError(
-                "Expected `reduction` to be at most `channel` (the bottleneck needs at least one "
-                f"unit). Received: reduction={reduction!r}, channel={channel!r}"
-            )
+        check_reduction(channel, reduction)
         super().__init__(**kwargs)
         self.channel, self.reduction = channel, reduction
         # Mirrors torch `fc = nn.Sequential(...)`: torch fc.2 is self.fc[2]. Sub-layers get the

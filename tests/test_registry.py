@@ -65,3 +65,12 @@ def test_keras_constructor_mirrors_torch(spec):
 def test_empty_deviation_reason_is_rejected():
     with pytest.raises(ValueError, match="reason"):
         parity.KnownDeviation(reason=" ")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_report_draws_25_distinct_generated_cases(spec):
+    """`parity report` promises at least 25 hypothesis examples per block."""
+    from parity.cases import draw_cases
+
+    drawn = draw_cases(spec, 25, seed=0)
+    assert len({(case.describe(), seed) for case, seed in drawn}) == 25

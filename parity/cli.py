@@ -93,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="a .safetensors or torch state-dict file (loaded weights_only)")  # fmt: skip
     _add_output_options(check)
 
+    bench = commands.add_parser(
+        "bench", help="time torch vs Keras forward passes on each block's upstream usage case"
+    )
+    bench.add_argument("--block", action="append", default=None, help="only this block (repeat)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed repeats after a warm-up (5)")
+
     replay = commands.add_parser("replay", help="replay a repro file written on failure")
     replay.add_argument("file", help="a .npz repro file")
     replay.add_argument("--format", choices=FORMATS, default="table")
@@ -298,6 +304,15 @@ def _cmd_check(args) -> int:
     return _emit(report, args)
 
 
+def _cmd_bench(args) -> int:
+    from parity.bench import render_bench, run_bench
+
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be >= 1; received {args.repeats}")
+    print(render_bench(run_bench(_lookup_specs(args.block), repeats=args.repeats)))
+    return EXIT_PASS
+
+
 def _cmd_replay(args) -> int:
     import time
 
@@ -330,7 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"report": _cmd_report, "check": _cmd_check, "replay": _cmd_replay}
+        commands = {
+            "report": _cmd_report,
+            "check": _cmd_check,
+            "replay": _cmd_replay,
+            "bench": _cmd_bench,
+        }
         return commands[args.command](args)
     except UsageError as error:
         print(f"parity {args.command}: error: {error}", file=sys.stderr)

@@ -98,3 +98,18 @@ def test_console_script_is_installed():
     assert executable, "the `parity` console script is not on PATH; install the package"
     completed = subprocess.run([executable, "--help"], capture_output=True, text=True, check=False)
     assert completed.returncode == 0 and "report" in completed.stdout
+
+
+def test_bench_prints_one_row_per_block(capsys):
+    assert (
+        main(["bench", "--block", "SEAttention", "--block", "ECAAttention", "--repeats", "1"]) == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["block", "torch", "ms"]
+    assert [line.split()[0] for line in lines[2:]] == ["SEAttention", "ECAAttention"]
+    assert all(float(value) > 0 for value in lines[2].split()[1:4])
+
+
+def test_bench_rejects_zero_repeats(capsys):
+    assert main(["bench", "--repeats", "0"]) == 2
+    assert "--repeats must be >= 1" in capsys.readouterr().err

@@ -86,12 +86,15 @@ def compare_arrays(
     scale = float(np.sqrt(np.mean(np.square(expected[finite])))) if finite.any() else 0.0
     result.scale = scale
     reference = scale if scale > 0 else 1.0
-    difference = np.where(finite, np.abs(actual - expected), 0.0)
-    allowed = tolerance.atol * reference + tolerance.rtol * np.abs(expected)
+    # Only finite pairs are subtracted: inf - inf is not a difference (and would warn).
+    magnitude = np.where(finite, np.abs(expected), 0.0)
+    difference = np.zeros_like(expected)
+    difference[finite] = np.abs(actual[finite] - expected[finite])
+    allowed = tolerance.atol * reference + tolerance.rtol * magnitude
     over = finite & (difference > allowed)
     result.mismatched = int(over.sum() + bad_nonfinite.sum())
     if finite.any():
-        relative = difference / np.maximum(np.abs(expected), reference)
+        relative = difference / np.maximum(magnitude, reference)
         result.max_abs = float(difference.max())
         result.max_rel = float(relative.max())
         # The worst element is the one furthest over its allowance.

@@ -5,7 +5,9 @@ from reference_torch.bam_block import BAMBlock
 from reference_torch.cbam_block import CBAMBlock
 from reference_torch.da_module import DAModule
 from reference_torch.eca_attention import ECAAttention
+from reference_torch.emsa import EMSA
 from reference_torch.external_attention import ExternalAttention
+from reference_torch.muse_attention import MUSEAttention
 from reference_torch.psa import PSA
 from reference_torch.residual_attention import ResidualAttention
 from reference_torch.scaled_dot_product_attention import ScaledDotProductAttention
@@ -18,12 +20,14 @@ from reference_torch.sk_attention import SKAttention
 from reference_torch.spatial_group_enhance import SpatialGroupEnhance
 
 __all__ = [
+    "EMSA",
     "PSA",
     "BAMBlock",
     "CBAMBlock",
     "DAModule",
     "ECAAttention",
     "ExternalAttention",
+    "MUSEAttention",
     "ResidualAttention",
     "SEAttention",
     "SKAttention",

@@ -130,3 +130,21 @@ def test_rtol_and_atol_travel_together():
     torch_module, keras_layer = _transferred("float64")
     with pytest.raises(ValueError, match="together"):
         parity.compare(torch_module, keras_layer, _inputs("float64"), rtol=1e-3, **PLAIN_OUT)
+
+
+def test_non_finite_values_must_sit_in_the_same_places():
+    from parity.compare import compare_arrays
+    from parity.layout import get_layout
+    from parity.tolerance import resolve_tolerance
+
+    plain, tolerance = get_layout("plain"), resolve_tolerance("float64")
+    expected = np.array([[1.0, np.nan, np.inf, -np.inf, 2.0]])
+    same = compare_arrays(expected, expected.copy(), plain, tolerance, "float64")
+    assert same.passed and np.isfinite(same.max_rel), same.message  # NaN/inf agree: SGE at 1x1
+    flipped = expected.copy()
+    flipped[0, 3] = np.inf  # -inf became +inf
+    result = compare_arrays(expected, flipped, plain, tolerance, "float64")
+    assert not result.passed and "non-finite mismatch" in result.problem
+    assert result.worst_torch_index == (0, 3)
+    moved = np.array([[1.0, 3.0, np.inf, -np.inf, np.nan]])
+    assert not compare_arrays(expected, moved, plain, tolerance, "float64").passed

@@ -5,7 +5,9 @@ from tf_attention.bam_block import BAMBlock
 from tf_attention.cbam_block import CBAMBlock
 from tf_attention.da_module import DAModule
 from tf_attention.eca_attention import ECAAttention
+from tf_attention.emsa import EMSA
 from tf_attention.external_attention import ExternalAttention
+from tf_attention.muse_attention import MUSEAttention
 from tf_attention.psa import PSA
 from tf_attention.residual_attention import ResidualAttention
 from tf_attention.scaled_dot_product_attention import ScaledDotProductAttention
@@ -16,12 +18,14 @@ from tf_attention.sk_attention import SKAttention
 from tf_attention.spatial_group_enhance import SpatialGroupEnhance
 
 __all__ = [
+    "EMSA",
     "PSA",
     "BAMBlock",
     "CBAMBlock",
     "DAModule",
     "ECAAttention",
     "ExternalAttention",
+    "MUSEAttention",
     "ResidualAttention",
     "SEAttention",
     "SKAttention",

@@ -160,9 +160,11 @@ def cell_verdict(outcomes: Iterable[CaseOutcome]) -> CellVerdict:
 
 
 def _columns(report: Report) -> list[tuple[str, str]]:
-    kinds = list(CASE_KINDS)
-    for block in report.blocks:
-        kinds += [o.kind for o in block.outcomes if o.kind not in kinds]
+    """(dtype, kind) columns: smoke and generated for a registry report (a grey column shows a
+    group that did not run), then any other kind that ran (`check`, `replay`), each once."""
+    seen = {o.kind for block in report.blocks for o in block.outcomes}
+    others = sorted(seen - set(CASE_KINDS))
+    kinds = [*(CASE_KINDS if seen & set(CASE_KINDS) or not seen else ()), *others]
     return [(dtype, kind) for dtype in report.dtypes for kind in kinds]
 
 
@@ -364,10 +366,11 @@ def render_html(report: Report) -> str:
         else f'<span class="verdict verdict-fail">{failures} failed case'
         f"{'' if failures == 1 else 's'}</span>"
     )
+    from parity.report import describe_run  # report.py imports this module at its top
+
     summary = (
-        f"<strong>{passing}/{total}</strong> blocks pass; {report.examples} generated cases per "
-        f"block plus smoke cases; dtypes {html.escape(', '.join(report.dtypes))}; seed "
-        f"{report.seed}; {report.seconds:.1f} s."
+        f"<strong>{passing}/{total}</strong> blocks pass; {html.escape(describe_run(report))}; "
+        f"dtypes {html.escape(', '.join(report.dtypes))}; {report.seconds:.1f} s."
     )
     out = [
         "<!DOCTYPE html>",
@@ -377,8 +380,8 @@ def render_html(report: Report) -> str:
         f"<style>{_STYLE}</style>",
         "</head><body><main>",
         f"<h1>Parity report {verdict}</h1>",
-        '<p class="note">Keras 3 ports (tf_attention) against their PyTorch references '
-        "(reference_torch).</p>",
+        '<p class="note">Keras 3 ports against their PyTorch originals: each torch output is '
+        "the expected value.</p>",
         f'<p class="summary">{summary}</p>',
         "<h2>Environment</h2>",
         *_environment_html(report.environment),

@@ -113,3 +113,29 @@ def test_bench_prints_one_row_per_block(capsys):
 def test_bench_rejects_zero_repeats(capsys):
     assert main(["bench", "--repeats", "0"]) == 2
     assert "--repeats must be >= 1" in capsys.readouterr().err
+
+
+def test_report_exits_1_and_writes_repro_files_when_a_block_fails(tmp_path, monkeypatch, capsys):
+    from hypothesis import strategies as st
+
+    import parity.cli
+    from examples.my_block_keras import BrokenGatedConvBlock
+    from examples.my_block_torch import GatedConvBlock
+    from parity.spec import Case, ModuleSpec
+
+    case = Case({"channels": 4, "hidden": 2}, ((2, 4, 5, 3),), label="asymmetric")
+    broken = ModuleSpec(
+        name="GatedConvBlock",
+        torch_class=GatedConvBlock,
+        keras_class=BrokenGatedConvBlock,
+        layout="image",
+        cases=lambda: st.just(case),
+        smoke_cases=(case,),
+    )
+    monkeypatch.setattr(parity.cli, "_lookup_specs", lambda names: [broken])
+    code = main(["report", "--examples", "0", "--dtype", "float64", "--repro-dir", str(tmp_path)])
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "0/1 blocks pass" in out and "first diverging sub-layer: gate" in out
+    (repro,) = tmp_path.glob("GatedConvBlock-float64-*.npz")
+    assert f"parity replay {repro}" in out

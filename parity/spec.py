@@ -52,15 +52,19 @@ class Case:
 
 @dataclass(frozen=True)
 class InvalidConfig:
-    """A configuration (optionally with an input shape) that both frameworks must reject.
+    """A configuration (optionally with inputs) that both frameworks must reject.
 
     `match` is a substring both `ValueError` messages must contain (the offending argument).
+    `input_shape` is fed to every positional input (a sequence block gets `(x, x, x)`);
+    `input_shapes` gives one shape per positional input instead (e.g. nq != nk). Shapes are in
+    the torch layout.
     """
 
     config: Mapping[str, Any]
     match: str
     input_shape: Shape | None = None
     reason: str = ""
+    input_shapes: tuple[Shape, ...] | None = None
 
 
 @dataclass(frozen=True)

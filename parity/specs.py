@@ -520,6 +520,13 @@ MUSE_ATTENTION = ModuleSpec(
             match="dropout",
             reason="dropout rate outside [0, 1]",
         ),
+        InvalidConfig(
+            {"d_model": 8, "d_k": 4, "d_v": 4, "h": 2},
+            match="nq == nk",
+            input_shapes=((2, 3, 8), (2, 5, 8), (2, 5, 8)),
+            reason="nq != nk: the conv branch's (B, nk, d_model) is added to the (B, nq, d_model) "
+            "attention output",
+        ),
     ),
     paper="Zhao et al., 2019, https://arxiv.org/abs/1911.09483",
     deviations_from_upstream=(

@@ -44,17 +44,22 @@ def _call_both(spec, config, torch_inputs, extras=None):
     ("spec", "bad"), INVALID, ids=[f"{s.name}-{b.match}-{i}" for i, (s, b) in enumerate(INVALID)]
 )
 def test_both_sides_reject_the_same_invalid_configuration(spec, bad):
-    if bad.input_shape is None:
+    if bad.input_shape is None and bad.input_shapes is None:
         with pytest.raises(ValueError, match=bad.match):
             spec.torch_class(**bad.config)
         with pytest.raises(ValueError, match=bad.match):
             spec.keras_class(**bad.config)
         return
-    x = np.random.default_rng(0).standard_normal(bad.input_shape).astype("float32")
-    inputs = [x] * (3 if spec.layout == "sequence" and spec.name != "ExternalAttention" else 1)
+    rng = np.random.default_rng(0)
+    if bad.input_shapes is not None:
+        inputs = [rng.standard_normal(shape).astype("float32") for shape in bad.input_shapes]
+    else:
+        x = rng.standard_normal(bad.input_shape).astype("float32")
+        inputs = [x] * (3 if spec.layout == "sequence" and spec.name != "ExternalAttention" else 1)
     torch_error, keras_error = _call_both(spec, bad.config, inputs)
+    shapes = bad.input_shapes or bad.input_shape
     for side, error in (("torch", torch_error), ("keras", keras_error)):
-        assert error is not None, f"{side} accepted {bad.config} on {bad.input_shape}: {bad.reason}"
+        assert error is not None, f"{side} accepted {bad.config} on {shapes}: {bad.reason}"
         assert bad.match in str(error), f"{side}: {error}"
 
 

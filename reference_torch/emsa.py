@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import init
 
 from reference_torch._checks import (
     check_attention_inputs,
@@ -26,6 +25,7 @@ from reference_torch._checks import (
     check_probability,
     check_sequence_input,
 )
+from reference_torch._init import upstream_init_weights
 
 
 def _reduced_side(side: int, ratio: int) -> int:
@@ -129,18 +129,7 @@ class EMSA(nn.Module):
 
     def init_weights(self) -> None:
         """Upstream's initialisation (called by upstream's `__init__`)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
-            elif isinstance(m, nn.BatchNorm2d):
-                init.constant_(m.weight, 1)
-                init.constant_(m.bias, 0)
-            elif isinstance(m, nn.Linear):
-                init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
+        upstream_init_weights(self)
 
     def _check_inputs(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor):
         check_sequence_input("queries", queries, self.d_model)

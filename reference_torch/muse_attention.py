@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import init
 
 from reference_torch._checks import check_attention_inputs, check_positive_int, check_probability
+from reference_torch._init import upstream_init_weights
 
 
 class Depth_Pointwise_Conv1d(nn.Module):  # noqa: N801 (upstream's class name)
@@ -89,18 +89,7 @@ class MUSEAttention(nn.Module):
 
     def init_weights(self) -> None:
         """Upstream's initialisation (called by upstream's `__init__`; reaches only the Linears)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
-            elif isinstance(m, nn.BatchNorm2d):
-                init.constant_(m.weight, 1)
-                init.constant_(m.bias, 0)
-            elif isinstance(m, nn.Linear):
-                init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
+        upstream_init_weights(self)
 
     def _check_inputs(self, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor):
         check_attention_inputs(queries, keys, values, self.d_model)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import init
 
 from reference_torch._checks import check_image_input, check_reduction
+from reference_torch._init import upstream_init_weights
 
 
 class SEAttention(nn.Module):
@@ -37,18 +37,7 @@ class SEAttention(nn.Module):
 
     def init_weights(self) -> None:
         """Upstream's initialisation (defined upstream but never called by it)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
-            elif isinstance(m, nn.BatchNorm2d):
-                init.constant_(m.weight, 1)
-                init.constant_(m.bias, 0)
-            elif isinstance(m, nn.Linear):
-                init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
+        upstream_init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`(B, C, H, W) -> (B, C, H, W)`."""

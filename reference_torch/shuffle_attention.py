@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import init
 from torch.nn.parameter import Parameter
 
 from reference_torch._checks import check_image_input, check_positive_int
+from reference_torch._init import upstream_init_weights
 
 
 class ShuffleAttention(nn.Module):
@@ -51,18 +51,7 @@ class ShuffleAttention(nn.Module):
 
     def init_weights(self) -> None:
         """Upstream's initialisation (defined upstream but never called by it)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
-            elif isinstance(m, nn.BatchNorm2d):
-                init.constant_(m.weight, 1)
-                init.constant_(m.bias, 0)
-            elif isinstance(m, nn.Linear):
-                init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
+        upstream_init_weights(self)
 
     @staticmethod
     def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:

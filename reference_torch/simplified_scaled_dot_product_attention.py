@@ -18,9 +18,9 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import init
 
 from reference_torch._checks import check_attention_inputs, check_positive_int, check_probability
+from reference_torch._init import upstream_init_weights
 
 
 class SimplifiedScaledDotProductAttention(nn.Module):
@@ -52,18 +52,7 @@ class SimplifiedScaledDotProductAttention(nn.Module):
 
     def init_weights(self) -> None:
         """Upstream's initialisation (called by upstream's `__init__`)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
-            elif isinstance(m, nn.BatchNorm2d):
-                init.constant_(m.weight, 1)
-                init.constant_(m.bias, 0)
-            elif isinstance(m, nn.Linear):
-                init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    init.constant_(m.bias, 0)
+        upstream_init_weights(self)
 
     def forward(
         self,

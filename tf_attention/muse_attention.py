@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import layers, ops
 
 from tf_attention._checks import (
-    check_attention_shapes,
     check_last_axis,
     check_positive_int,
-    check_probability,
     check_rank,
 )
-from tf_attention.scaled_dot_product_attention import attend
+from tf_attention.scaled_dot_product_attention import ScaledDotProductAttention
 
 
 @keras.saving.register_keras_serializable(package="tf_attention")
@@ -126,7 +122,7 @@ class DepthPointwiseConv1D(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tf_attention")
-class MUSEAttention(layers.Layer):
+class MUSEAttention(ScaledDotProductAttention):
     """Scaled dot-product attention plus three depthwise-separable convolutions over the values.
 
     `out = fc_o(attention(q, k, v)) + sum_i softmax(dy_paras)[i] * conv_i(v)` with kernels
@@ -155,19 +151,10 @@ class MUSEAttention(layers.Layer):
     """
 
     def __init__(self, d_model: int, d_k: int, d_v: int, h: int, dropout: float = 0.1, **kwargs):
-        for name, value in (("d_model", d_model), ("d_k", d_k), ("d_v", d_v), ("h", h)):
-            check_positive_int(name, value)
-        check_probability("dropout", dropout)
-        super().__init__(**kwargs)
-        self.d_model, self.d_k, self.d_v, self.h = d_model, d_k, d_v, h
-        # Sub-layers mirror the torch attributes (the weight transfer walks these names). Each gets
-        # the parent's dtype policy explicitly: Keras 3 does not propagate it.
+        # fc_q, fc_k, fc_v, fc_o and dropout come from ScaledDotProductAttention (the same torch
+        # attribute names); the conv branches mirror torch conv1, conv3, conv5.
+        super().__init__(d_model, d_k, d_v, h, dropout, **kwargs)
         policy = self.dtype_policy
-        self.fc_q = layers.Dense(h * d_k, name="fc_q", dtype=policy)
-        self.fc_k = layers.Dense(h * d_k, name="fc_k", dtype=policy)
-        self.fc_v = layers.Dense(h * d_v, name="fc_v", dtype=policy)
-        self.fc_o = layers.Dense(d_model, name="fc_o", dtype=policy)
-        self.dropout = layers.Dropout(dropout, name="dropout", dtype=policy)
         self.conv1 = DepthPointwiseConv1D(h * d_v, d_model, 1, name="conv1", dtype=policy)
         self.conv3 = DepthPointwiseConv1D(h * d_v, d_model, 3, name="conv3", dtype=policy)
         self.conv5 = DepthPointwiseConv1D(h * d_v, d_model, 5, name="conv5", dtype=policy)
@@ -180,7 +167,7 @@ class MUSEAttention(layers.Layer):
         attention_mask_shape=None,
         attention_weights_shape=None,
     ):
-        check_attention_shapes(queries_shape, keys_shape, values_shape, self.d_model)
+        super().build(queries_shape, keys_shape, values_shape)
         num_queries, num_keys = queries_shape[1], keys_shape[1]
         if None not in (num_queries, num_keys) and num_queries != num_keys:
             raise ValueError(
@@ -189,10 +176,6 @@ class MUSEAttention(layers.Layer):
                 f"(nq == nk). Received: queries_shape={tuple(queries_shape)}, "
                 f"keys_shape={tuple(keys_shape)}, values_shape={tuple(values_shape)}"
             )
-        self.fc_q.build((None, self.d_model))
-        self.fc_k.build((None, self.d_model))
-        self.fc_v.build((None, self.d_model))
-        self.fc_o.build((None, self.h * self.d_v))
         for conv in (self.conv1, self.conv3, self.conv5):
             conv.build((None, None, self.h * self.d_v))
         # torch `nn.Parameter(torch.ones(3))`: the three branch logits.
@@ -207,25 +190,9 @@ class MUSEAttention(layers.Layer):
         attention_weights=None,
         training=False,
     ):
-        batch, num_queries = ops.shape(queries)[0], ops.shape(queries)[1]
-        num_keys = ops.shape(keys)[1]
-        q = ops.reshape(self.fc_q(queries), (batch, num_queries, self.h, self.d_k))
-        k = ops.reshape(self.fc_k(keys), (batch, num_keys, self.h, self.d_k))
-        values_projected = self.fc_v(values)  # (batch, nk, h * d_v), channel head * d_v + j
-        v = ops.reshape(values_projected, (batch, num_keys, self.h, self.d_v))
-
-        out = attend(
-            q,
-            k,
-            v,
-            math.sqrt(self.d_k),
-            attention_mask,
-            attention_weights,
-            self.dropout,
-            training,
-        )  # (batch, nq, h, d_v), as ScaledDotProductAttention
-        out = self.fc_o(ops.reshape(out, (batch, num_queries, self.h * self.d_v)))
-
+        out, values_projected = self.project_and_attend(
+            queries, keys, values, attention_mask, attention_weights, training
+        )
         # torch's v2 `(B, h * d_v, nk)` channels-first is `values_projected` channels-last.
         branch_weights = ops.softmax(ops.cast(self.dy_paras, out.dtype))  # local (torch fix (c))
         out2 = (
@@ -234,23 +201,3 @@ class MUSEAttention(layers.Layer):
             + branch_weights[2] * self.conv5(values_projected)
         )  # (batch, nk, d_model)
         return out + out2
-
-    def compute_output_shape(
-        self,
-        queries_shape,
-        keys_shape=None,
-        values_shape=None,
-        attention_mask_shape=None,
-        attention_weights_shape=None,
-    ):
-        return (queries_shape[0], queries_shape[1], self.d_model)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "d_model": self.d_model,
-            "d_k": self.d_k,
-            "d_v": self.d_v,
-            "h": self.h,
-            "dropout": self.dropout.rate,
-        }

@@ -117,12 +117,23 @@ class ScaledDotProductAttention(layers.Layer):
         attention_weights=None,
         training=False,
     ):
+        out, _ = self.project_and_attend(
+            queries, keys, values, attention_mask, attention_weights, training
+        )
+        return out
+
+    def project_and_attend(
+        self, queries, keys, values, attention_mask=None, attention_weights=None, training=False
+    ):
+        """`fc_o(attention(fc_q(queries), fc_k(keys), fc_v(values)))` `(batch, nq, d_model)`, and
+        the projected values `(batch, nk, h * d_v)` (subclasses such as MUSE reuse them)."""
         batch, nq = ops.shape(queries)[0], ops.shape(queries)[1]
         nk = ops.shape(keys)[1]
+        values_projected = self.fc_v(values)  # (batch, nk, h * d_v), channel head * d_v + j
         # Heads split the projected features head-major: head j = features [j*d, (j+1)*d).
         q = ops.reshape(self.fc_q(queries), (batch, nq, self.h, self.d_k))
         k = ops.reshape(self.fc_k(keys), (batch, nk, self.h, self.d_k))
-        v = ops.reshape(self.fc_v(values), (batch, nk, self.h, self.d_v))
+        v = ops.reshape(values_projected, (batch, nk, self.h, self.d_v))
         out = attend(
             q,
             k,
@@ -133,7 +144,7 @@ class ScaledDotProductAttention(layers.Layer):
             self.dropout,
             training,
         )  # (batch, nq, heads, d_v)
-        return self.fc_o(ops.reshape(out, (batch, nq, self.h * self.d_v)))
+        return self.fc_o(ops.reshape(out, (batch, nq, self.h * self.d_v))), values_projected
 
     def compute_output_shape(
         self,

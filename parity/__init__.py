@@ -6,18 +6,15 @@
     parity.assert_parity(torch_module, keras_layer, x)     # raises ParityError
     parity.SPECS                                           # our registered block pairs
 
-TensorFlow and torch are imported lazily, when a function that needs them runs.
+TensorFlow and torch are imported lazily, when a function that needs them runs. Importing parity
+changes no global setting (environment, logging, hypothesis profiles, framework flags).
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from parity.api import assert_parity, compare
 from parity.compare import ParityResult
-from parity.errors import LayoutError, ParityError, WeightTransferError
+from parity.errors import LayoutError, ModuleCallError, ParityError, WeightTransferError
 from parity.runner import run_case
 from parity.spec import Case, ExtraInput, InvalidConfig, KnownDeviation, ModuleSpec
 from parity.tolerance import DEFAULT_TOLERANCES, Tolerance

@@ -10,8 +10,50 @@ import numpy as np
 from parity.compare import ParityResult
 from parity.errors import ParityError
 from parity.layout import Layout
-from parity.runner import run_pair
+from parity.runner import Comparison, build_comparison, run_comparison
 from parity.tolerance import resolve_tolerance
+
+
+def comparison_from_options(
+    torch_module,
+    keras_layer,
+    inputs: Sequence[Any],
+    *,
+    layout: str | Layout | Sequence[str | Layout] = "image",
+    output_layout: str | Layout | Sequence[str | Layout] | None = None,
+    call_kwargs: Mapping[str, Any] | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    randomize: bool = True,
+    seed: int = 0,
+    transfer: bool = True,
+    training: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    **extra: Any,
+) -> Comparison:
+    """The validated `Comparison` for `compare`'s keyword arguments (`extra`: further
+    `Comparison` fields such as `init`, `repro_dir`, `reproduce`)."""
+    tolerance = None
+    if rtol is not None or atol is not None:  # both or neither: resolve_tolerance says which
+        tolerance = resolve_tolerance("float64", rtol, atol)
+    return build_comparison(
+        torch_module,
+        keras_layer,
+        inputs,
+        layout=layout,
+        output_layout=output_layout,
+        call_kwargs=call_kwargs,
+        randomize=randomize,
+        seed=seed,
+        tolerance=tolerance,
+        tolerance_source=None if tolerance is None else "given",
+        transfer=transfer,
+        training=training,
+        overrides=overrides,
+        name=name or type(torch_module).__name__,
+        **extra,
+    )
 
 
 def compare(
@@ -32,28 +74,31 @@ def compare(
 ) -> ParityResult:
     """Compare a torch module with its Keras port on `inputs` (numpy, torch layout).
 
-    By default every torch parameter and buffer is re-randomised from `seed` (pass
+    By default every torch parameter and persistent buffer is re-randomised from `seed` (pass
     `randomize=False` to keep loaded weights) and copied to Keras (`transfer=False` to keep the
-    Keras weights). The dtype follows the inputs; the Keras layer must compute in it. Never raises
-    on a mismatch: inspect `result.passed` and `result.message`.
+    Keras weights). The dtype follows the inputs; the Keras layer must compute in it. Both modules
+    are left exactly as they were (weights, dtype, mode). Never raises on a mismatch: inspect
+    `result.verdict` (`"pass"`, `"mismatch"`, `"inconclusive"`) and `result.message`. Raises
+    `ValueError` (`LayoutError`, `WeightTransferError`) for bad arguments, and `ModuleCallError`
+    when a module under test raises.
     """
-    dtype = str(np.asarray(inputs[0]).dtype) if inputs else "float32"
-    tolerance = resolve_tolerance(dtype, rtol, atol) if dtype in ("float32", "float64") else None
-    return run_pair(
-        torch_module,
-        keras_layer,
-        inputs,
-        layout=layout,
-        output_layout=output_layout,
-        call_kwargs=call_kwargs,
-        randomize=randomize,
-        seed=seed,
-        tolerance=tolerance,
-        tolerance_source=None if rtol is None else "given",
-        transfer=transfer,
-        training=training,
-        overrides=overrides,
-        context={"name": name or type(torch_module).__name__},
+    return run_comparison(
+        comparison_from_options(
+            torch_module,
+            keras_layer,
+            inputs,
+            layout=layout,
+            output_layout=output_layout,
+            call_kwargs=call_kwargs,
+            rtol=rtol,
+            atol=atol,
+            randomize=randomize,
+            seed=seed,
+            transfer=transfer,
+            training=training,
+            overrides=overrides,
+            name=name,
+        )
     )
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from parity.isolation import framework_flags
 from parity.layout import get_layout
-from parity.runner import build_pair, case_inputs, prepare_frameworks
+from parity.runner import build_pair, case_inputs
 from parity.spec import Case, ModuleSpec
 
 
@@ -51,7 +52,6 @@ def bench_case(
     import tensorflow as tf
     import torch
 
-    prepare_frameworks()
     torch_module, keras_layer = build_pair(spec, case, dtype)
     torch_module.to(getattr(torch, dtype)).eval()
     arrays, extras = case_inputs(case, seed=0, dtype=dtype)
@@ -66,15 +66,16 @@ def bench_case(
             return torch_module(*torch_inputs, **torch_extras)
 
     traced = tf.function(lambda *xs: keras_layer(*xs, **keras_extras, training=False))
-    return BenchRow(
-        block=spec.name,
-        case=case.describe(),
-        torch_ms=_median_ms(run_torch, repeats),
-        keras_eager_ms=_median_ms(
-            lambda: keras_layer(*keras_inputs, **keras_extras, training=False), repeats
-        ),
-        keras_function_ms=_median_ms(lambda: traced(*keras_inputs), repeats),
-    )
+    with framework_flags():
+        return BenchRow(
+            block=spec.name,
+            case=case.describe(),
+            torch_ms=_median_ms(run_torch, repeats),
+            keras_eager_ms=_median_ms(
+                lambda: keras_layer(*keras_inputs, **keras_extras, training=False), repeats
+            ),
+            keras_function_ms=_median_ms(lambda: traced(*keras_inputs), repeats),
+        )
 
 
 def run_bench(specs: Iterable[ModuleSpec], *, repeats: int = 5) -> list[BenchRow]:

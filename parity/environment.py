@@ -25,6 +25,9 @@ def fingerprint() -> dict[str, str]:
         "torch_threads": str(torch.get_num_threads()),
         "tf_intra_op_threads": str(tf.config.threading.get_intra_op_parallelism_threads()),
         "oneDNN (TF_ENABLE_ONEDNN_OPTS)": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
-        "torch TF32 matmul": str(torch.backends.cuda.matmul.allow_tf32),
-        "tf TF32": str(tf.config.experimental.tensor_float_32_execution_enabled()),
+        # The harness switches TF32 off while it compares (parity.isolation.framework_flags) and
+        # restores these process settings afterwards.
+        "TF32 during comparisons": "off",
+        "torch TF32 matmul (process)": str(torch.backends.cuda.matmul.allow_tf32),
+        "tf TF32 (process)": str(tf.config.experimental.tensor_float_32_execution_enabled()),
     }

@@ -20,4 +20,11 @@ class LayoutError(ValueError):
 
 
 class ModuleCallError(ValueError):
-    """A module under test raised while being called (names the side, the shapes and the cause)."""
+    """A module under test raised while being called (names the side, the shapes and the cause).
+
+    `side` is `"torch"` or `"Keras"`; the original exception is chained as `__cause__`.
+    """
+
+    def __init__(self, message: str, side: str = ""):
+        super().__init__(message)
+        self.side = side

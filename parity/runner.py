@@ -1,106 +1,156 @@
-"""The only code that runs both frameworks: `run_pair` for any module pair, `run_case` for a spec."""
+"""The only code that runs both frameworks, in typed stages.
+
+    comparison = build_comparison(torch_module, keras_layer, inputs, ...)   # validate, once
+    result = run_comparison(comparison)
+        with isolated(torch_module, keras_layer):       # the caller's things come back as they were
+            prepared = prepare(comparison)               # modes, weights, audit, converted inputs
+            outputs = execute(prepared)                  # both forwards
+            result = judge(prepared, outputs)            # compare every output: the verdict
+            explain(prepared, outputs, result)           # localise a mismatch to a sub-layer
+            record(comparison, result)                   # a repro file for a failure or a crash
+
+`run_case` builds a registered spec's pair for one `Case` and runs it the same way.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from parity.compare import ParityResult, compare_arrays
 from parity.errors import LayoutError, ModuleCallError
-from parity.layout import Layout, resolve_layouts
+from parity.isolation import Isolation, isolated
+from parity.layout import Layout, get_layout, resolve_layouts
 from parity.randomize import randomize_torch, seeded_array, seeded_mask
 from parity.spec import Case, ModuleSpec
 from parity.tolerance import Tolerance, resolve_tolerance
 from parity.weights import audit_hyperparameters, transfer_weights
 
-_TORCH_DTYPES = {"float32": "float32", "float64": "float64"}
-_FRAMEWORKS_READY = False
+SUPPORTED_DTYPES = ("float32", "float64")
 
 
-def prepare_frameworks() -> None:
-    """Quiet TF's logs and switch TF32 off on both sides (it would change float32 results)."""
-    global _FRAMEWORKS_READY
-    if _FRAMEWORKS_READY:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-    import torch
-
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    _FRAMEWORKS_READY = True
+# ---------------------------------------------------------------------------------------------
+# Stage 0: what the caller asked for, validated once.
 
 
-def _as_list(outputs) -> list:
-    if isinstance(outputs, list | tuple):
-        return list(outputs)
-    return [outputs]
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison of a torch module with its Keras port, validated (the input of every stage).
+
+    `inputs` are numpy arrays in the torch layout, already in `dtype`; `input_layouts` has one
+    layout per input; `output_layout` is one layout for all outputs or one per output.
+    """
+
+    torch_module: Any
+    keras_layer: Any
+    inputs: tuple[np.ndarray, ...]
+    input_layouts: tuple[Layout, ...]
+    output_layout: Any
+    dtype: str
+    tolerance: Tolerance
+    call_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    randomize: bool = True
+    transfer: bool = True
+    training: bool = False
+    audit: bool = True
+    localize: bool = True
+    tolerance_source: str | None = None
+    overrides: Mapping[str, Any] | None = None
+    name: str = "module pair"
+    case: str | None = None  # a description of the case, for reports
+    init: Mapping[str, Any] | None = None  # constructor arguments: needed for a repro file
+    reproduce: str | None = None  # the command that replays this case
+    repro_dir: str | os.PathLike | None = None
+    localization_layout: str = "image"
 
 
 def _dtype_name(dtype) -> str:
-    name = str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype
-    if name not in _TORCH_DTYPES:
-        raise ValueError(f"Expected dtype 'float32' or 'float64'. Received: dtype={dtype!r}")
+    try:
+        name = str(np.dtype(dtype))
+    except TypeError:
+        name = str(dtype)
+    if name not in SUPPORTED_DTYPES:
+        raise ValueError(
+            f"Expected floating inputs of dtype 'float32' or 'float64' (the dtype of the "
+            f"comparison). Received: dtype={name!r}; cast the arrays, e.g. x.astype('float32')"
+        )
     return name
 
 
-def _call_module(side: str, module, inputs, kwargs, **extra):
-    """Call a module under test; re-raise anything it raises as a `ModuleCallError` that names
-    the side, the class and the input shapes (the original stays chained as the cause)."""
+def _as_input_array(value, index: int) -> np.ndarray:
     try:
-        return module(*inputs, **kwargs, **extra)
-    except Exception as error:
-        shapes = ", ".join(str(tuple(np.shape(x))) for x in inputs)
-        text = str(error).strip()
-        first = next((line for line in text.splitlines() if line.strip()), type(error).__name__)
-        raise ModuleCallError(
-            f"The {side} {type(module).__name__} raised {type(error).__name__} on inputs of shape "
-            f"{shapes}: {first.strip()}"
-        ) from error
+        array = np.asarray(value)
+    except Exception as error:  # an object numpy cannot hold (a ragged list, a generator...)
+        raise ValueError(
+            f"Input #{index} cannot be read as a numpy array: {error}. "
+            f"Received: {type(value).__name__}"
+        ) from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise ValueError(
+            f"Input #{index} must be a numeric array. Received: dtype={array.dtype}, "
+            f"type={type(value).__name__}"
+        )
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"Input #{index} is complex; the harness compares real arrays.")
+    return array
 
 
-def run_pair(
+def build_comparison(
     torch_module,
     keras_layer,
-    inputs: Sequence[np.ndarray],
+    inputs: Sequence[Any],
     *,
     layout: str | Layout | Sequence[str | Layout] = "image",
     output_layout: str | Layout | Sequence[str | Layout] | None = None,
     call_kwargs: Mapping[str, Any] | None = None,
     dtype: str | None = None,
-    randomize: bool = True,
-    seed: int = 0,
     tolerance: Tolerance | None = None,
-    tolerance_source: str | None = None,
-    transfer: bool = True,
-    overrides: Mapping[str, Any] | None = None,
-    training: bool = False,
-    audit: bool = True,
-    localize: bool = True,
-    context: Mapping[str, Any] | None = None,
-) -> ParityResult:
-    """Randomise torch, transfer its weights to Keras, run both on `inputs`, compare.
+    **options: Any,
+) -> Comparison:
+    """Validate the arguments of a comparison and return the typed `Comparison`.
 
-    `inputs` are numpy arrays in the torch layout; `layout` converts them for Keras (one name for
-    all, or one per input); `output_layout` (default: `layout` when it is one name) converts the
-    Keras outputs back. `call_kwargs` are passed to both calls unconverted (masks, weights).
-    Returns the result of the first failing output, else of the output with the largest error.
-    On a value mismatch (and `localize`), every name-aligned sub-layer is compared too and the
-    first diverging one is named.
+    Raises `ValueError` (or `LayoutError`) naming the argument that is wrong. `options` are the
+    remaining `Comparison` fields (seed, randomize, transfer, training, name, ...).
     """
     import keras
     import torch
 
-    prepare_frameworks()
+    if not isinstance(torch_module, torch.nn.Module):
+        raise ValueError(
+            "Expected a torch.nn.Module as the first argument. "
+            f"Received: {type(torch_module).__name__}"
+        )
+    if not isinstance(keras_layer, keras.layers.Layer):
+        raise ValueError(
+            f"Expected a Keras layer as the second argument. Received: {type(keras_layer).__name__}"
+        )
     if not inputs:
         raise ValueError("Expected at least one input array. Received: no inputs")
-    arrays = [np.asarray(x) for x in inputs]
-    dtype = _dtype_name(dtype or arrays[0].dtype)
+    arrays = [_as_input_array(x, i) for i, x in enumerate(inputs)]
+    floating = [x for x in arrays if np.issubdtype(x.dtype, np.floating)]
+    if dtype is None:
+        if not floating:
+            raise ValueError(
+                "Expected at least one floating input array: its dtype (float32 or float64) is "
+                f"the dtype of the comparison. Received dtypes: {[str(x.dtype) for x in arrays]}"
+            )
+        kinds = sorted({str(x.dtype) for x in floating})
+        if len(kinds) > 1:
+            raise ValueError(
+                f"The floating inputs have different dtypes {kinds}; give them all the dtype of "
+                "the comparison (float32 or float64)."
+            )
+        dtype = kinds[0]
+    dtype = _dtype_name(dtype)
     arrays = [x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x for x in arrays]
     input_layouts = resolve_layouts(layout, len(arrays))
     if output_layout is None:
@@ -110,112 +160,531 @@ def run_pair(
                 f"output). Received: layout={list(layout)!r}, output_layout=None"
             )
         output_layout = layout
-    if not isinstance(keras_layer, keras.layers.Layer):
-        raise ValueError(
-            f"Expected a Keras layer as the second argument. Received: {type(keras_layer).__name__}"
-        )
-    if not isinstance(torch_module, torch.nn.Module):
-        raise ValueError(
-            f"Expected a torch.nn.Module as the first argument. Received: {type(torch_module).__name__}"
-        )
+    if isinstance(output_layout, str | Layout):
+        get_layout(output_layout)
+    else:
+        [get_layout(item) for item in output_layout]
+    for lay, array in zip(input_layouts, arrays, strict=True):
+        lay.torch_to_keras(array)  # rank check: raises LayoutError naming the layout
     if keras_layer.compute_dtype != dtype:
         raise ValueError(
             f"The Keras layer computes in {keras_layer.compute_dtype} but the inputs are {dtype}. "
             f"Build the layer with dtype={dtype!r} (or pass {keras_layer.compute_dtype} inputs). "
             f"Received: layer dtype={keras_layer.compute_dtype}, input dtype={dtype}"
         )
-    torch_dtype = getattr(torch, dtype)
-    torch_module.to(torch_dtype)
-    torch_module.train(training)
-    if randomize:
-        randomize_torch(torch_module, seed)
-
-    keras_inputs = [lay.torch_to_keras(x) for lay, x in zip(input_layouts, arrays, strict=True)]
-    extras = dict(call_kwargs or {})
-    torch_extras = {
-        k: torch.from_numpy(np.ascontiguousarray(v)).to(torch_dtype)
-        if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating)
-        else (torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v)
-        for k, v in extras.items()
-    }
-    keras_extras = {
-        k: keras.ops.convert_to_tensor(
-            v.astype(dtype) if np.issubdtype(v.dtype, np.floating) else v
+    if call_kwargs is not None and not isinstance(call_kwargs, Mapping):
+        raise ValueError(
+            f"Expected `call_kwargs` to be a mapping of keyword inputs. Received: "
+            f"{type(call_kwargs).__name__}"
         )
-        if isinstance(v, np.ndarray)
-        else v
-        for k, v in extras.items()
-    }
-    if not keras_layer.built:
-        _call_module("Keras", keras_layer, keras_inputs, keras_extras, training=training)
+    return Comparison(
+        torch_module=torch_module,
+        keras_layer=keras_layer,
+        inputs=tuple(arrays),
+        input_layouts=tuple(input_layouts),
+        output_layout=output_layout,
+        dtype=dtype,
+        tolerance=tolerance or resolve_tolerance(dtype),
+        call_kwargs=dict(call_kwargs or {}),
+        localization_layout=layout if isinstance(layout, str) else "image",
+        **options,
+    )
 
-    audit_findings: list[str] = []
-    if transfer:
-        report = transfer_weights(torch_module, keras_layer, overrides=overrides)
-        audit_findings = list(report.audit)
-    elif audit:
-        audit_findings = audit_hyperparameters(torch_module, keras_layer, overrides)
 
-    with torch.no_grad():
-        torch_outputs = _as_list(
-            torch_module(
-                *(torch.from_numpy(np.ascontiguousarray(x)) for x in arrays), **torch_extras
+# ---------------------------------------------------------------------------------------------
+# Calling a module under test: every exception becomes a `ModuleCallError` naming the side.
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_BOILERPLATE = ("Exception encountered when calling", "Arguments received by", "•")
+
+
+def informative_line(error: BaseException) -> str:
+    """The line of an exception's message that says what went wrong.
+
+    Keras wraps op errors as "Exception encountered when calling X.call()." followed by the op's
+    message and the arguments; the op's message ("Incompatible shapes: [2,5,3,3] vs. [2,5,3,4]")
+    is the informative line.
+    """
+    text = _ANSI.sub("", str(error))
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(_BOILERPLATE):
+            continue
+        line = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", line)
+        line = re.sub(r"\s*name:\s*$", "", line)
+        return line
+    return type(error).__name__
+
+
+def _shapes(values: Sequence) -> str:
+    return ", ".join(str(tuple(np.shape(x))) for x in values)
+
+
+def call_module(side: str, module, inputs: Sequence, kwargs: Mapping[str, Any], **extra):
+    """Call a module under test; re-raise anything it raises as a `ModuleCallError` that names the
+    side, the class, the input shapes and the informative line (the original stays chained)."""
+    try:
+        return module(*inputs, **kwargs, **extra)
+    except Exception as error:
+        raise ModuleCallError(
+            f"The {side} {type(module).__name__} raised {type(error).__name__} on inputs of shape "
+            f"{_shapes(inputs)}: {informative_line(error)}",
+            side=side,
+        ) from error
+
+
+def _layout_hint(comparison: Comparison) -> str:
+    """When torch rejects an image input, try it channels-first: if that runs, the user most
+    likely passed an NHWC array where the harness expects the torch layout."""
+    import torch
+
+    if not all(lay.channels_first_to_last for lay in comparison.input_layouts):
+        return ""
+    if any(x.ndim < 3 or x.shape[1] == x.shape[-1] for x in comparison.inputs):
+        return ""
+    moved = [
+        torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1))) for x in comparison.inputs
+    ]
+    try:
+        with torch.no_grad():
+            comparison.torch_module(*moved, **_torch_extras(comparison))
+    except Exception:
+        return ""
+    return (
+        "; the input looks channels-last (NHWC): the harness takes inputs in the torch layout "
+        "(NCHW) and converts them for Keras itself"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 1: prepare both sides.
+
+
+@dataclass
+class Prepared:
+    """Both sides ready to run: modes set, weights in place, inputs converted."""
+
+    comparison: Comparison
+    torch_inputs: list
+    keras_inputs: list[np.ndarray]
+    torch_extras: dict[str, Any]
+    keras_extras: dict[str, Any]
+    audit: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _torch_extras(comparison: Comparison) -> dict[str, Any]:
+    import torch
+
+    torch_dtype = getattr(torch, comparison.dtype)
+    extras = {}
+    for key, value in comparison.call_kwargs.items():
+        if isinstance(value, np.ndarray):
+            tensor = torch.from_numpy(np.ascontiguousarray(value))
+            extras[key] = tensor.to(torch_dtype) if tensor.is_floating_point() else tensor
+        else:
+            extras[key] = value
+    return extras
+
+
+def _keras_extras(comparison: Comparison) -> dict[str, Any]:
+    import keras
+
+    extras = {}
+    for key, value in comparison.call_kwargs.items():
+        if isinstance(value, np.ndarray):
+            if np.issubdtype(value.dtype, np.floating):
+                value = value.astype(comparison.dtype)
+            extras[key] = keras.ops.convert_to_tensor(value)
+        else:
+            extras[key] = value
+    return extras
+
+
+def _non_finite_notes(comparison: Comparison) -> list[str]:
+    notes = []
+    bad_inputs = [
+        f"#{i} ({int(np.sum(~np.isfinite(x)))} elements)"
+        for i, x in enumerate(comparison.inputs)
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all()
+    ]
+    if bad_inputs:
+        notes.append(f"inputs with NaN/inf values: {', '.join(bad_inputs)}")
+    bad_weights = [
+        key
+        for key, tensor in comparison.torch_module.state_dict().items()
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all())
+    ]
+    if bad_weights:
+        shown = ", ".join(bad_weights[:5]) + (" ..." if len(bad_weights) > 5 else "")
+        notes.append(f"torch weights with NaN/inf values: {shown}")
+    return notes
+
+
+def prepare(comparison: Comparison, isolation: Isolation | None = None) -> Prepared:
+    """Set modes and dtype, randomise torch, build and fill the Keras layer, convert inputs."""
+    import torch
+
+    module = comparison.torch_module
+    module.to(getattr(torch, comparison.dtype))
+    module.train(comparison.training)
+    if comparison.randomize:
+        randomize_torch(module, comparison.seed)
+    keras_inputs = [
+        lay.torch_to_keras(x)
+        for lay, x in zip(comparison.input_layouts, comparison.inputs, strict=True)
+    ]
+    prepared = Prepared(
+        comparison=comparison,
+        torch_inputs=[torch.from_numpy(np.ascontiguousarray(x)) for x in comparison.inputs],
+        keras_inputs=keras_inputs,
+        torch_extras=_torch_extras(comparison),
+        keras_extras=_keras_extras(comparison),
+    )
+    layer = comparison.keras_layer
+    if not layer.built:
+        try:
+            call_module(
+                "Keras", layer, keras_inputs, prepared.keras_extras, training=comparison.training
             )
-        )
-    keras_outputs = _as_list(keras_layer(*keras_inputs, **keras_extras, training=training))
-    if len(torch_outputs) != len(keras_outputs):
-        result = ParityResult(passed=False, dtype=dtype, rtol=0.0, atol=0.0)
-        result.problem = (
-            f"output count differs: torch returned {len(torch_outputs)}, Keras {len(keras_outputs)}"
-        )
-        result.context.update(context or {})
-        return result
-    output_layouts = resolve_layouts(output_layout, len(torch_outputs))
-    tolerance = tolerance or resolve_tolerance(dtype)
-    chosen: ParityResult | None = None
-    for index, (expected, actual, lay) in enumerate(
-        zip(torch_outputs, keras_outputs, output_layouts, strict=True)
-    ):
-        result = compare_arrays(
-            expected.detach().cpu().numpy(),
-            keras.ops.convert_to_numpy(actual),
-            lay,
-            tolerance,
-            dtype,
-        )
-        result.output_index = index
-        if chosen is None or (
-            chosen.passed and (not result.passed or result.max_rel > chosen.max_rel)
-        ):
-            chosen = result
-    chosen.context.update(context or {})
-    chosen.context["output_count"] = len(torch_outputs)
-    chosen.context["seed"] = seed
-    if tolerance_source:
-        chosen.context["tolerance_source"] = tolerance_source
-    if localize and not chosen.passed and chosen.worst_torch_index is not None and not training:
-        from parity.localize import localize as localize_sub_layers
+        except ModuleCallError:
+            # If torch rejects these inputs too, its message (and the layout hint) is the one
+            # that helps: the inputs are wrong for the reference itself.
+            _run_torch(prepared)
+            raise
+        if isolation is not None:
+            isolation.remember_keras()  # give the caller back the layer as freshly built
+    if comparison.transfer:
+        report = transfer_weights(module, layer, overrides=comparison.overrides)
+        prepared.audit = list(report.audit)
+    elif comparison.audit:
+        prepared.audit = audit_hyperparameters(module, layer, comparison.overrides)
+    prepared.notes = _non_finite_notes(comparison)
+    return prepared
 
-        torch_arrays = [torch.from_numpy(np.ascontiguousarray(x)) for x in arrays]
-        rows = localize_sub_layers(
-            torch_module, keras_layer, torch_arrays, keras_inputs, torch_extras, keras_extras,
-            tolerance, dtype, layout if isinstance(layout, str) else "image",
-        )  # fmt: skip
-        chosen.localization = rows
-        first = next((row for row in rows if row.first), None)
-        if first is not None:
-            chosen.first_divergence = f"{first.path} ({first.torch_type} -> {first.keras_type})"
-            if first.local_passed:
-                chosen.first_divergence += (
-                    "; it is correct when fed torch's input, so the code just before it (in its "
-                    "parent's call) differs"
+
+# ---------------------------------------------------------------------------------------------
+# Stage 2: run both forwards.
+
+
+@dataclass
+class Outputs:
+    """The raw outputs of both sides (each in its own framework's layout), as numpy copies."""
+
+    torch: list[np.ndarray]
+    keras: list[np.ndarray]
+    notes: list[str] = field(default_factory=list)
+    stochastic: str = ""  # why the outputs cannot be compared (random layers in training mode)
+
+
+def _as_list(outputs) -> list:
+    if isinstance(outputs, list | tuple):
+        return list(outputs)
+    return [outputs]
+
+
+def _torch_numpy(outputs) -> list[np.ndarray]:
+    import torch
+
+    arrays = []
+    for value in _as_list(outputs):
+        if not isinstance(value, torch.Tensor):
+            raise ModuleCallError(
+                f"The torch module returned a {type(value).__name__}, not a tensor (or a "
+                "list/tuple of tensors): the harness compares tensors",
+                side="torch",
+            )
+        arrays.append(value.detach().cpu().numpy().copy())
+    return arrays
+
+
+def _keras_numpy(outputs) -> list[np.ndarray]:
+    import keras
+
+    arrays = []
+    for value in _as_list(outputs):
+        try:
+            array = np.array(keras.ops.convert_to_numpy(value), copy=True)
+        except Exception:
+            array = None
+        if array is None or array.dtype == object or isinstance(value, dict | str):
+            raise ModuleCallError(
+                f"The Keras layer returned a {type(value).__name__}, not a tensor (or a "
+                "list/tuple of tensors): the harness compares tensors",
+                side="Keras",
+            )
+        arrays.append(array)
+    return arrays
+
+
+def _run_torch(prepared: Prepared) -> list[np.ndarray]:
+    import torch
+
+    comparison = prepared.comparison
+    try:
+        with torch.no_grad():
+            return _torch_numpy(
+                call_module(
+                    "torch", comparison.torch_module, prepared.torch_inputs, prepared.torch_extras
                 )
-    if audit and audit_findings:
-        chosen.audit = audit_findings
-        chosen.passed = False
-        if not chosen.problem:
-            chosen.problem = "numerically relevant hyper-parameters differ (see above)"
-    return chosen
+            )
+    except ModuleCallError as error:
+        hint = _layout_hint(comparison)
+        if hint:
+            raise ModuleCallError(f"{error}{hint}", side="torch") from error.__cause__
+        raise
+
+
+def _run_keras(prepared: Prepared) -> list[np.ndarray]:
+    comparison = prepared.comparison
+    return _keras_numpy(
+        call_module(
+            "Keras",
+            comparison.keras_layer,
+            prepared.keras_inputs,
+            prepared.keras_extras,
+            training=comparison.training,
+        )
+    )
+
+
+def _stochastic_layers(comparison: Comparison) -> list[str]:
+    """Random layers of either side that are active in training mode, by path and rate."""
+    import torch
+
+    found = []
+    for path, module in comparison.torch_module.named_modules():
+        rate = getattr(module, "p", None)
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd) and rate:
+            found.append(f"torch {type(module).__name__} `{path or '<root>'}` (p={rate:g})")
+    for layer in comparison.keras_layer._flatten_layers(include_self=True, recursive=True):
+        rate = getattr(layer, "rate", None) or getattr(layer, "stddev", None)
+        if rate and type(layer).__module__.startswith("keras.src.layers.regularization"):
+            found.append(f"Keras {type(layer).__name__} {layer.name!r} (rate={rate:g})")
+    return found
+
+
+def execute(prepared: Prepared) -> Outputs:
+    """Run torch, then Keras, on the prepared inputs. In training mode, run each twice: a side
+    whose two outputs differ is random, and random outputs cannot be compared."""
+    outputs = Outputs(torch=_run_torch(prepared), keras=_run_keras(prepared))
+    if not prepared.comparison.training:
+        return outputs
+    torch_again, keras_again = _run_torch(prepared), _run_keras(prepared)
+    torch_random = not all(
+        np.array_equal(a, b, equal_nan=True)
+        for a, b in zip(outputs.torch, torch_again, strict=True)
+    )
+    keras_random = not all(
+        np.array_equal(a, b, equal_nan=True)
+        for a, b in zip(outputs.keras, keras_again, strict=True)
+    )
+    layers = _stochastic_layers(prepared.comparison)
+    named = f" ({'; '.join(layers)})" if layers else ""
+    if torch_random:
+        outputs.stochastic = (
+            "the torch module gives different outputs for the same input in training mode: it "
+            f"draws random numbers{named}. Random layers cannot match across frameworks. Check "
+            "training mode with their rates set to 0 (construct both sides with dropout=0), or "
+            "compare in eval mode (training=False)"
+        )
+    elif keras_random:
+        outputs.notes.append(
+            "the Keras layer gives different outputs for the same input in training mode but "
+            f"torch does not{named}: the port applies randomness torch does not"
+        )
+    return outputs
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 3: judge.
+
+
+def _rank(result: ParityResult) -> tuple[int, float]:
+    order = {"mismatch": 2, "inconclusive": 1, "pass": 0}
+    return order[result.verdict], result.max_rel
+
+
+def judge(prepared: Prepared, outputs: Outputs) -> ParityResult:
+    """Compare every output; return the result of the worst one (mismatch > inconclusive > pass,
+    then the largest error)."""
+    comparison = prepared.comparison
+    tolerance = comparison.tolerance
+    if len(outputs.torch) != len(outputs.keras):
+        result = ParityResult(
+            passed=False, dtype=comparison.dtype, rtol=tolerance.rtol, atol=tolerance.atol
+        )
+        result.problem = (
+            f"output count differs: torch returned {len(outputs.torch)}, Keras {len(outputs.keras)}"
+        )
+    else:
+        output_layouts = resolve_layouts(comparison.output_layout, len(outputs.torch))
+        result = None
+        for index, (expected, actual, lay) in enumerate(
+            zip(outputs.torch, outputs.keras, output_layouts, strict=True)
+        ):
+            candidate = compare_arrays(expected, actual, lay, tolerance, comparison.dtype)
+            candidate.output_index = index
+            if result is None or _rank(candidate) > _rank(result):
+                result = candidate
+    result.context.update(
+        {
+            "name": comparison.name,
+            "output_count": len(outputs.torch),
+            "seed": comparison.seed,
+        }
+    )
+    if comparison.case:
+        result.context["case"] = comparison.case
+    if comparison.tolerance_source:
+        result.context["tolerance_source"] = comparison.tolerance_source
+    if comparison.reproduce:
+        result.context["reproduce"] = comparison.reproduce
+    result.notes = [*prepared.notes, *outputs.notes]
+    if outputs.stochastic:
+        result.passed = False
+        result.inconclusive = outputs.stochastic
+    elif outputs.notes and result.passed:
+        result.passed = False
+        result.problem = outputs.notes[0]
+    if comparison.audit and prepared.audit:
+        result.audit = list(prepared.audit)
+        result.passed = False
+        if result.inconclusive:  # a configuration difference is a definite failure
+            result.notes.append(result.inconclusive)
+            result.inconclusive = ""
+        if not result.problem:
+            result.problem = "numerically relevant hyper-parameters differ (see above)"
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 4: explain a mismatch.
+
+
+def explain(prepared: Prepared, outputs: Outputs, result: ParityResult) -> None:
+    """Localise a value mismatch to the first diverging name-aligned sub-layer (eval mode)."""
+    comparison = prepared.comparison
+    if (
+        result.verdict != "mismatch"
+        or not comparison.localize
+        or comparison.training
+        or result.worst_torch_index is None
+    ):
+        return
+    from parity.localize import localize
+
+    outcome = localize(
+        comparison.torch_module,
+        comparison.keras_layer,
+        prepared.torch_inputs,
+        prepared.keras_inputs,
+        prepared.torch_extras,
+        prepared.keras_extras,
+        comparison.tolerance,
+        comparison.dtype,
+        comparison.localization_layout,
+        reference_outputs=(outputs.torch, outputs.keras),
+    )
+    result.localization = outcome.rows
+    if outcome.note:
+        result.notes.append(outcome.note)
+    first = next((row for row in outcome.rows if row.first), None)
+    if first is not None:
+        result.first_divergence = f"{first.path} ({first.torch_type} -> {first.keras_type})"
+        if first.local_passed:
+            result.first_divergence += (
+                "; it is correct when fed torch's input, so the code just before it (in its "
+                "parent's call) differs"
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 5: record a failure.
+
+
+def record(comparison: Comparison, result: ParityResult | None, error: str = "") -> str | None:
+    """Write the repro file of a failed (or crashed) comparison into `repro_dir`.
+
+    Returns the replay command, or None when no file was asked for or none can be written (the
+    reason goes into the result's notes: a report is never lost to an unwritable directory).
+    """
+    if comparison.repro_dir is None or comparison.init is None:
+        return None
+    from parity.repro import write_repro
+
+    try:
+        path = write_repro(
+            comparison.repro_dir,
+            torch_module=comparison.torch_module,
+            keras_layer=comparison.keras_layer,
+            init=comparison.init,
+            inputs=comparison.inputs,
+            extras=comparison.call_kwargs,
+            layout=[lay.name for lay in comparison.input_layouts],
+            output_layout=comparison.output_layout,
+            dtype=comparison.dtype,
+            seed=comparison.seed,
+            tolerance=comparison.tolerance,
+            training=comparison.training,
+            name=comparison.name,
+            message=result.message if result is not None else error,
+        )
+    except OSError as problem:
+        reason = problem.strerror or str(problem)
+        note = (
+            f"no repro file written: cannot write into {str(comparison.repro_dir)!r} ({reason}); "
+            "pass a writable --repro-dir"
+        )
+        if result is not None:
+            result.notes.append(note)
+            result.context["repro_error"] = note
+        return None
+    from parity.repro import replay_command
+
+    command = replay_command(path, comparison.torch_module, comparison.keras_layer)
+    if result is not None:
+        result.context["repro_file"] = str(path)
+        result.context["reproduce"] = command
+    return command
+
+
+# ---------------------------------------------------------------------------------------------
+# All stages.
+
+
+def run_comparison(comparison: Comparison) -> ParityResult:
+    """Run every stage on `comparison`, with the caller's modules and flags restored afterwards.
+
+    Raises `ModuleCallError` when a module under test raises (with a repro file when asked for),
+    `WeightTransferError` when the weights cannot be aligned.
+    """
+    with isolated(comparison.torch_module, comparison.keras_layer) as isolation:
+        try:
+            prepared = prepare(comparison, isolation)
+            outputs = execute(prepared)
+        except ModuleCallError as error:
+            # A crash of a module under test is replayable too (weights as they were).
+            command = record(comparison, None, error=str(error))
+            if command:
+                raise ModuleCallError(f"{error} (reproduce: {command})", side=error.side) from (
+                    error.__cause__
+                )
+            raise
+        result = judge(prepared, outputs)
+        explain(prepared, outputs, result)
+        if not result.passed:
+            record(comparison, result)
+    return result
+
+
+def run_pair(torch_module, keras_layer, inputs: Sequence[Any], **options: Any) -> ParityResult:
+    """`build_comparison` + `run_comparison` in one call (see both for the options)."""
+    return run_comparison(build_comparison(torch_module, keras_layer, inputs, **options))
+
+
+# ---------------------------------------------------------------------------------------------
+# Registered specs.
 
 
 def case_inputs(
@@ -258,7 +727,7 @@ def build_pair(spec: ModuleSpec, case: Case, dtype: str):
     return torch_module, keras_layer
 
 
-def run_built(
+def case_comparison(
     torch_module,
     keras_layer,
     case: Case,
@@ -268,21 +737,11 @@ def run_built(
     layout: Any,
     output_layout: Any,
     name: str,
-    randomize: bool = True,
-    tolerance: Tolerance | None = None,
-    tolerance_source: str | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    reproduce: str | None = None,
-    repro_dir: str | os.PathLike | None = None,
-) -> ParityResult:
-    """Compare an already-built pair on `case`'s seeded inputs; on failure, write a repro file
-    into `repro_dir` (when given) and point the reproduce line at `parity replay FILE`."""
+    **options: Any,
+) -> Comparison:
+    """The `Comparison` of an already-built pair on `case`'s seeded inputs."""
     arrays, extras = case_inputs(case, seed, dtype)
-    tolerance = tolerance or resolve_tolerance(dtype)
-    context = {"name": name, "case": case.describe()}
-    if reproduce:
-        context["reproduce"] = reproduce
-    result = run_pair(
+    return build_comparison(
         torch_module,
         keras_layer,
         arrays,
@@ -291,35 +750,11 @@ def run_built(
         call_kwargs=extras,
         dtype=dtype,
         seed=seed,
-        randomize=randomize,
-        tolerance=tolerance,
-        tolerance_source=tolerance_source,
-        overrides=overrides,
-        context=context,
+        name=name,
+        case=case.describe(),
+        init=dict(case.config),
+        **options,
     )
-    if not result.passed and repro_dir is not None:
-        from parity.repro import write_repro
-
-        file_name = f"{name}-{dtype}-seed{seed}-{abs(hash(case.describe())) % 10**8:08d}.npz"
-        path = write_repro(
-            os.path.join(repro_dir, file_name),
-            torch_module=torch_module,
-            keras_layer=keras_layer,
-            init=case.config,
-            inputs=arrays,
-            extras=extras,
-            layout=layout,
-            output_layout=output_layout,
-            dtype=dtype,
-            seed=seed,
-            rtol=tolerance.rtol,
-            atol=tolerance.atol,
-            name=name,
-            message=result.message,
-        )
-        result.context["repro_file"] = str(path)
-        result.context["reproduce"] = f"parity replay {path}"
-    return result
 
 
 def run_case(
@@ -334,7 +769,7 @@ def run_case(
     dtype = _dtype_name(dtype)
     torch_module, keras_layer = build_pair(spec, case, dtype)
     tolerance, reason = spec.tolerance_for(case, dtype)
-    return run_built(
+    comparison = case_comparison(
         torch_module,
         keras_layer,
         case,
@@ -349,3 +784,4 @@ def run_case(
         reproduce=reproduce_command(spec, case, seed, dtype),
         repro_dir=repro_dir,
     )
+    return run_comparison(comparison)

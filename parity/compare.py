@@ -1,7 +1,11 @@
 """Compare outputs under the tolerance policy and build the mismatch report.
 
 Order of checks: shape (after the layout change), then non-finite positions (NaN where torch has
-NaN is agreement: SGE at H*W = 1), then values. See `tolerance.py` for the rule.
+NaN is agreement), then values. See `tolerance.py` for the rule.
+
+Every verdict is earned. A comparison with no elements, or with no finite element pair (both sides
+NaN/inf at the same places everywhere), compared nothing: its verdict is `inconclusive`, never a
+pass.
 """
 
 from __future__ import annotations
@@ -32,11 +36,21 @@ class ParityResult:
     worst_expected: float | None = None
     worst_actual: float | None = None
     problem: str = ""  # shape / non-finite / audit / error: a mismatch that is not about values
+    inconclusive: str = ""  # why nothing could be decided (then `passed` is False too)
+    notes: list[str] = field(default_factory=list)  # facts that qualify the verdict
+    nonfinite_agreed: int = 0  # elements non-finite on both sides at the same place
     audit: list[str] = field(default_factory=list)
     first_divergence: str | None = None
     localization: list = field(default_factory=list)  # parity.localize.LocalizationRow, in order
     context: dict = field(default_factory=dict)  # name, case, seed, layouts, tolerance source
     output_index: int = 0
+
+    @property
+    def verdict(self) -> str:
+        """`"pass"`, `"mismatch"`, or `"inconclusive"` (nothing could be compared)."""
+        if self.passed:
+            return "pass"
+        return "inconclusive" if self.inconclusive else "mismatch"
 
     @property
     def mismatched_fraction(self) -> float:
@@ -93,6 +107,7 @@ def compare_arrays(
     allowed = tolerance.atol * reference + tolerance.rtol * magnitude
     over = finite & (difference > allowed)
     result.mismatched = int(over.sum() + bad_nonfinite.sum())
+    result.nonfinite_agreed = int((~finite & ~bad_nonfinite).sum())
     if finite.any():
         relative = difference / np.maximum(magnitude, reference)
         result.max_abs = float(difference.max())
@@ -114,6 +129,19 @@ def compare_arrays(
         result.worst_expected = float(expected[position])
         result.worst_actual = float(actual[position])
     result.passed = result.mismatched == 0
+    if result.passed and result.total == 0:
+        result.passed = False
+        result.inconclusive = (
+            f"no elements to compare: both outputs have shape {expected.shape} (an empty batch "
+            "or axis); nothing was checked"
+        )
+    elif result.passed and not finite.any():
+        result.passed = False
+        result.inconclusive = (
+            f"no finite element pair to compare: torch and Keras are both NaN/inf at the same "
+            f"{result.nonfinite_agreed} of {result.total} positions; nothing was checked (look for "
+            "NaN in the inputs or weights, or a configuration whose math is undefined)"
+        )
     return result
 
 
@@ -121,7 +149,11 @@ def format_report(result: ParityResult) -> str:
     """Render a `ParityResult` as the torch.testing-style multi-line report."""
     context = result.context
     name = context.get("name", "module pair")
-    verdict = "Parity passed" if result.passed else "Parity failure"
+    verdict = {
+        "pass": "Parity passed",
+        "mismatch": "Parity failure",
+        "inconclusive": "Parity inconclusive",
+    }[result.verdict]
     lines = [f"{verdict}: {name} (Keras vs torch)"]
     if "case" in context:
         lines.append(f"  case:       {context['case']}, {result.dtype}, seed {context.get('seed')}")
@@ -134,10 +166,18 @@ def format_report(result: ParityResult) -> str:
         lines += [f"    {item}" for item in result.audit]
     if result.problem:
         lines.append(f"  problem:    {result.problem}")
+    if result.inconclusive:
+        lines.append(f"  undecided:  {result.inconclusive}")
+    lines += [f"  note:       {note}" for note in result.notes]
     if result.total:
         percent = 100.0 * result.mismatched_fraction
+        agreed = (
+            f"; {result.nonfinite_agreed} non-finite on both sides, not compared"
+            if result.nonfinite_agreed
+            else ""
+        )
         lines.append(
-            f"  mismatched: {result.mismatched} / {result.total} elements ({percent:.1f}%)"
+            f"  mismatched: {result.mismatched} / {result.total} elements ({percent:.1f}%){agreed}"
         )
     if result.worst_torch_index is not None:
         torch_layout = context.get("torch_layout", "torch")

@@ -10,6 +10,11 @@ instance only (restored afterwards). Each aligned pair is compared in two modes:
 The first sub-layer in execution order whose local check fails is the culprit (hooks fire when a
 module finishes, so children come before their parents: a parent fails locally only when its own
 glue code is wrong). Without a local result, the first propagated failure is named.
+
+Captures are copies, on both sides: an in-place op after a sub-layer (`nn.ReLU(inplace=True)`,
+`x += ...`) would otherwise overwrite the captured tensor and put the blame on a correct layer.
+The capture run must reproduce the outputs of the comparison it explains; when it does not
+(a stateful or random module), no culprit is named.
 """
 
 from __future__ import annotations
@@ -53,6 +58,39 @@ class _Call:
     args: tuple
     kwargs: dict
     output: Any
+
+
+@dataclass
+class Localization:
+    """The rows of a localisation run, and why no culprit was named when none was."""
+
+    rows: list[LocalizationRow]
+    note: str = ""
+
+
+def _torch_copy(value):
+    """A detached copy of every tensor in `value` (nested lists/tuples/dicts kept as such)."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, list | tuple):
+        return type(value)(_torch_copy(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _torch_copy(item) for key, item in value.items()}
+    return value
+
+
+def _keras_copy(value):
+    """A numpy copy of every tensor in `value` (non-tensors kept as they are)."""
+    if isinstance(value, list | tuple):
+        return type(value)(_keras_copy(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _keras_copy(item) for key, item in value.items()}
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        array = _numpy(value)
+        return value if array is None else np.array(array, copy=True)
+    return value
 
 
 def _first_tensor(value):
@@ -123,8 +161,13 @@ def localize(
     tolerance: Tolerance,
     dtype: str,
     layout: str = "image",
-) -> list[LocalizationRow]:
-    """Run both sides once more with capture on, and compare every aligned sub-layer."""
+    reference_outputs: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
+) -> Localization:
+    """Run both sides once more with capture on, and compare every aligned sub-layer.
+
+    `reference_outputs` are the (torch, Keras) outputs of the comparison being explained; if the
+    capture run does not reproduce them bit for bit, the rows are kept but no culprit is named.
+    """
     import torch
 
     channels_last = get_layout(layout).channels_first_to_last if isinstance(layout, str) else True
@@ -138,7 +181,7 @@ def localize(
 
     def torch_hook(path):
         def hook(module, args, output):
-            torch_calls[path].append(_Call(tuple(args), {}, output))
+            torch_calls[path].append(_Call(_torch_copy(tuple(args)), {}, _torch_copy(output)))
             if path not in order:
                 order.append(path)
 
@@ -152,7 +195,7 @@ def localize(
         def wrapped(*args, _path=path, _original=original, **kwargs):
             output = _original(*args, **kwargs)
             if capturing["on"]:
-                keras_calls[_path].append(_Call(args, kwargs, output))
+                keras_calls[_path].append(_Call(_keras_copy(args), kwargs, _keras_copy(output)))
             return output
 
         functools.update_wrapper(wrapped, original)
@@ -160,8 +203,8 @@ def localize(
         target.call = wrapped
     try:
         with torch.no_grad():
-            torch_module(*torch_inputs, **torch_kwargs)
-        keras_layer(*keras_inputs, **keras_kwargs, training=False)
+            torch_final = torch_module(*torch_inputs, **torch_kwargs)
+        keras_final = keras_layer(*keras_inputs, **keras_kwargs, training=False)
         capturing["on"] = False
         rows = []
         for path in order:
@@ -188,12 +231,54 @@ def localize(
                 target.call = previous
             else:
                 del target.call
+    if reference_outputs is not None:
+        stale = [
+            side
+            for side, expected, actual in (
+                ("torch", reference_outputs[0], torch_final),
+                ("Keras", reference_outputs[1], keras_final),
+            )
+            if _differs(expected, actual)
+        ]
+        if stale:
+            return Localization(
+                rows,
+                f"no culprit named: the capture run's {' and '.join(stale)} output differs from "
+                "the compared run's (a random or stateful module), so its sub-layer values do not "
+                "explain this mismatch",
+            )
     # A local failure belongs to that sub-layer alone; a propagated one may be inherited.
     first = next((r for r in rows if r.local_passed is False), None)
     first = first or next((r for r in rows if r.propagated_passed is False), None)
     if first is not None:
         first.first = True
-    return rows
+    elif rows and all(row.passed for row in rows):
+        return Localization(
+            rows,
+            f"every aligned sub-layer matches, so the root's own code after the last of them "
+            f"(`{rows[-1].path}`) differs, or code on a path that bypasses them",
+        )
+    elif rows:
+        return Localization(rows, "no aligned sub-layer could be compared on both sides")
+    else:
+        return Localization(rows, "no sub-layer is aligned by name, so none could be compared")
+    return Localization(rows)
+
+
+def _differs(reference: Sequence[np.ndarray], outputs) -> bool:
+    """Whether `outputs` (tensors of either framework) are not bit-equal to `reference`."""
+    import torch
+
+    actual = outputs if isinstance(outputs, list | tuple) else [outputs]
+    if len(actual) != len(reference):
+        return True
+    for expected, value in zip(reference, actual, strict=True):
+        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else _numpy(value)
+        if array is None or array.shape != np.shape(expected):
+            return True
+        if not np.array_equal(array, expected, equal_nan=True):
+            return True
+    return False
 
 
 def _compare_sub_layer(

@@ -27,10 +27,13 @@ def _draw(rng: np.random.Generator, module, name: str, shape: tuple[int, ...]) -
 
 
 def randomize_torch(module, seed: int) -> list[str]:
-    """Overwrite every floating parameter and buffer of `module` in place; return their keys.
+    """Overwrite every floating parameter and persistent buffer of `module` in place; return keys.
 
-    Integer buffers (`num_batches_tracked`) are left alone. Deterministic for a given seed and
-    module structure.
+    Integer buffers (`num_batches_tracked`) are left alone, and so are non-persistent buffers
+    (`register_buffer(..., persistent=False)`): they are not in the `state_dict`, so they are
+    neither transferred nor stored in repro files; both sides keep them as constructed (masks,
+    index tables and other constants computed from the configuration). Deterministic for a given
+    seed and module structure.
     """
     import torch
 
@@ -38,9 +41,14 @@ def randomize_torch(module, seed: int) -> list[str]:
     touched = []
     with torch.no_grad():
         for module_path, submodule in module.named_modules():
+            transient = submodule._non_persistent_buffers_set
             tensors = [
                 *submodule.named_parameters(recurse=False),
-                *submodule.named_buffers(recurse=False),
+                *(
+                    (name, buffer)
+                    for name, buffer in submodule.named_buffers(recurse=False)
+                    if name not in transient
+                ),
             ]
             for name, tensor in tensors:
                 if tensor is None or not torch.is_floating_point(tensor):

@@ -416,6 +416,9 @@ class TransferPlan:
     mismatched: list[str] = field(default_factory=list)  # shape problems
     audit: list[str] = field(default_factory=list)  # hyper-parameter differences by path
     skipped: list[str] = field(default_factory=list)
+    aliases: list[str] = field(
+        default_factory=list
+    )  # torch keys that name an already planned tensor
 
 
 @dataclass(frozen=True)
@@ -458,7 +461,25 @@ def plan_transfer(
             )
             overrides.pop(key)
 
-    for module_path, module in torch_module.named_modules():
+    first_path: dict[int, str] = {}  # id(torch module) -> the first path it was reached by
+    keras_at: dict[str, Any] = {}
+    for module_path, module in torch_module.named_modules(remove_duplicate=False):
+        keras_object = resolve_keras_path(keras_layer, module_path)
+        keras_at[module_path] = keras_object
+        if id(module) in first_path:
+            original = first_path[id(module)]
+            if keras_object is not None and keras_object is keras_at.get(original):
+                # One module under two names on both sides (`self.b = self.a`): its tensors were
+                # planned under the first name; these keys are the same tensors.
+                for name, tensor in [*module.named_parameters(recurse=False),
+                                     *module.named_buffers(recurse=False)]:  # fmt: skip
+                    key = local(module_path, name)
+                    if tensor is not None and key in state:
+                        consumed.add(key)
+                        plan.aliases.append(f"{key} = {local(original, name)}")
+                continue
+        else:
+            first_path[id(module)] = module_path
         own = [
             (n, t)
             for n, t in [
@@ -493,7 +514,6 @@ def plan_transfer(
         own = [(n, t) for n, t in own if n != "num_batches_tracked"]
         if not own:
             continue
-        keras_object = resolve_keras_path(keras_layer, module_path)
         torch_type = type(module).__name__
         if torch_type in _KNOWN_TORCH_TYPES:
             if keras_object is None:
@@ -558,9 +578,23 @@ def plan_transfer(
                         f"Keras variable `{name}` on {where} (create it with add_weight(name={name!r}))"
                     )
                     continue
-                plan.tensors.append(
-                    PlannedTensor(key, variable, _reshape_to(variable), _reshape_to(tensor), "raw")
-                )
+                converters = raw_converters(_shape(tensor), _shape(variable))
+                if converters is None:
+                    where = f"`{module_path}.{name}`" if module_path else f"`{name}`"
+                    plan.mismatched.append(
+                        f'"{key}" {_shape(tensor)}: raw tensor of torch {torch_type} vs Keras '
+                        f"variable {where} {_shape(variable)}: "
+                        + (
+                            "the same elements in a different arrangement; a reshape would "
+                            "scramble them and the harness will not guess a transpose. Give the "
+                            "Keras variable the torch shape, or declare the mapping (a "
+                            "TransferOverride with to_keras/to_torch, passed as overrides=)"
+                            if int(np.prod(_shape(tensor))) == int(np.prod(_shape(variable)))
+                            else "different element counts"
+                        )
+                    )
+                    continue
+                plan.tensors.append(PlannedTensor(key, variable, *converters, "raw"))
 
     for key in state:
         if key not in consumed:
@@ -568,30 +602,52 @@ def plan_transfer(
 
     used = {id(t.keras_variable) for t in plan.tensors}
     seen: dict[int, str] = {}
+    unique: list[PlannedTensor] = []
     for planned in plan.tensors:
-        if id(planned.keras_variable) in seen:
+        earlier = seen.get(id(planned.keras_variable))
+        if earlier is None:
+            seen[id(planned.keras_variable)] = planned.torch_key
+            unique.append(planned)
+        elif state[earlier] is state[planned.torch_key]:
+            # Tied in torch (one Parameter under two keys) and in Keras (one variable): one copy.
+            plan.aliases.append(f"{planned.torch_key} = {earlier}")
+        else:
             plan.mismatched.append(
                 f"Keras variable `{planned.keras_variable.path}` would be filled twice: from "
-                f'"{seen[id(planned.keras_variable)]}" and "{planned.torch_key}"'
+                f'"{earlier}" and "{planned.torch_key}"'
             )
-        seen[id(planned.keras_variable)] = planned.torch_key
+    plan.tensors = unique
     attribute_paths = keras_attribute_paths(keras_layer)
+    transient = {
+        local(path, name)
+        for path, module in torch_module.named_modules()
+        for name in module._non_persistent_buffers_set
+    }
     for variable in _keras_variables(keras_layer):
         if id(variable) not in used:
             where = attribute_paths.get(id(variable), variable.path)
-            plan.unexpected.append(f"`{where}` {_shape(variable)} (variable {variable.path})")
+            hint = (
+                " (torch keeps this as a non-persistent buffer, outside the state_dict: compute "
+                "it as a constant in Keras, not a variable)"
+                if where in transient
+                else ""
+            )
+            plan.unexpected.append(f"`{where}` {_shape(variable)} (variable {variable.path}){hint}")
     return plan
 
 
-def _reshape_to(target) -> Callable[[np.ndarray], np.ndarray]:
-    shape = _shape(target)
+def raw_converters(
+    torch_shape: tuple[int, ...], keras_shape: tuple[int, ...]
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]] | None:
+    """(to_keras, to_torch) for a raw tensor, or None when no reshape keeps the elements' meaning.
 
-    def reshape(array: np.ndarray) -> np.ndarray:
-        if int(np.prod(shape)) != array.size:
-            raise ValueError(f"cannot reshape {array.shape} into {shape}")
-        return array.reshape(shape)
-
-    return reshape
+    A reshape is safe only when the two shapes differ by size-1 axes alone, with the other axes in
+    the same order: torch `(1, C, 1, 1)` <-> Keras `(1, 1, 1, C)` or `(C,)`. `(2, 3)` -> `(3, 2)`
+    has the same element count but needs a transpose, which is a layout decision, not ours.
+    """
+    if tuple(d for d in torch_shape if d != 1) != tuple(d for d in keras_shape if d != 1):
+        return None
+    return (lambda array: array.reshape(keras_shape)), (lambda array: array.reshape(torch_shape))
 
 
 def _raise_if_incomplete(plan: TransferPlan, direction: str, name: str, extra: list[str]) -> None:
@@ -690,6 +746,8 @@ def transfer_weights(
             )
         converted.append((planned, value))
 
+    if not to_keras:
+        shape_problems += _tie_conflicts(torch_module, converted)
     _raise_if_incomplete(plan, direction, name, shape_problems)
 
     # All checks passed: only now write anything (fail closed, never half a transfer).
@@ -708,6 +766,28 @@ def transfer_weights(
         skipped=tuple(plan.skipped),
         audit=tuple(plan.audit),
     )
+
+
+def _tie_conflicts(torch_module, converted: list[tuple[PlannedTensor, np.ndarray]]) -> list[str]:
+    """Keras -> torch: a torch tensor reached by several keys (tied weights) can take only one
+    value; refuse when the Keras variables that would fill it differ."""
+    tensors = torch_module.state_dict(keep_vars=True)
+    groups: dict[int, list[tuple[PlannedTensor, np.ndarray]]] = {}
+    for planned, value in converted:
+        groups.setdefault(id(tensors[planned.torch_key]), []).append((planned, value))
+    problems = []
+    for members in groups.values():
+        (first, first_value), *others = members
+        for planned, value in others:
+            if planned.keras_variable is first.keras_variable or np.array_equal(value, first_value):
+                continue
+            problems.append(
+                f'"{first.torch_key}" and "{planned.torch_key}" are one tied torch tensor, but '
+                f"Keras `{first.keras_variable.path}` and `{planned.keras_variable.path}` differ "
+                f"(max |difference| {float(np.max(np.abs(value - first_value))):.3g}); tie them "
+                "in Keras (one variable) or make them equal before transferring"
+            )
+    return problems
 
 
 def audit_hyperparameters(torch_module, keras_layer, overrides=None) -> list[str]:

@@ -14,6 +14,11 @@ def load_state_dict(path: str | Path) -> dict:
     import torch
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"Expected a checkpoint file, but {str(path)!r} is a directory; give the path of "
+            "the .safetensors or torch state-dict file inside it"
+        )
     if not path.is_file():
         raise ValueError(f"Checkpoint file not found. Received: {str(path)!r}")
     if path.suffix == ".safetensors":
@@ -34,10 +39,23 @@ def load_state_dict(path: str | Path) -> dict:
         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict):
         raise ValueError(
             f"Expected {str(path)!r} to hold a state dict (name -> tensor). "
             f"Received: {type(state).__name__}"
+        )
+    nested = [key for key, value in state.items() if isinstance(value, dict)]
+    if nested:
+        raise ValueError(
+            f"{str(path)!r} holds a checkpoint with nested entries {nested[:5]}, not a state dict "
+            f"(name -> tensor). If the weights are under {nested[0]!r}, extract them: "
+            f"torch.save(torch.load(FILE, weights_only=True)[{nested[0]!r}], 'weights.pt')"
+        )
+    others = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
+    if others:
+        raise ValueError(
+            f"Expected {str(path)!r} to hold only tensors (a state dict). Received non-tensor "
+            f"entries: {others[:5]}"
         )
     return state
 

@@ -1,18 +1,26 @@
-"""The `parity` command line: `parity report` over the registry, `parity check` one case.
+"""The `parity` command line: `parity report` over the registry, `parity check` one pair,
+`parity replay` a repro file, `parity bench` timings.
 
-Exit status: 0 all passed, 1 a parity mismatch, 2 a usage or input error (with a one-line
-message, not a traceback).
+Exit status: 0 every case passed; 1 a parity mismatch (and only that); 2 anything else that kept
+the harness from deciding: a usage or input error, a module that raised, a case with nothing to
+compare, a run of no cases. Errors are one line on stderr (a weight-transfer problem prints its
+full list of keys), never a traceback unless `-v`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "markdown", "json", "html", "junit")  # the keys of parity.report.RENDERERS
+# Refuse an input larger than this fraction of the machine's memory before allocating it: the
+# harness holds several copies (torch and Keras layouts, both outputs).
+_MEMORY_FRACTION = 0.25
 
 
 class UsageError(Exception):
@@ -54,6 +62,12 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="parity", description="Prove Keras ports equal to their PyTorch originals."
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up logs and the traceback of an error",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -99,8 +113,22 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--block", action="append", default=None, help="only this block (repeat)")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats after a warm-up (5)")
 
-    replay = commands.add_parser("replay", help="replay a repro file written on failure")
+    replay = commands.add_parser(
+        "replay",
+        help="replay a repro file written on failure",
+        description=(
+            "Rebuild both modules from a repro file and compare again. Only our own packages "
+            "and the modules given with --allow-import are imported."
+        ),
+    )
     replay.add_argument("file", help="a .npz repro file")
+    replay.add_argument(
+        "--allow-import",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module or package the repro file may import its classes from (repeat)",
+    )
     replay.add_argument("--format", choices=FORMATS, default="table")
     replay.add_argument("--out", default=None)
     return parser
@@ -122,6 +150,8 @@ def _cmd_report(args) -> int:
 
     if args.examples < 0:
         raise UsageError(f"--examples must be >= 0; received {args.examples}")
+    if args.examples == 0 and args.no_smoke:
+        raise UsageError("--examples 0 with --no-smoke runs no case: nothing would be checked")
     specs = _lookup_specs(args.block)
     report = run_report(
         specs,
@@ -144,13 +174,26 @@ def _emit(report, args) -> int:
             with open(args.out, "w", encoding="utf-8") as handle:
                 handle.write(text + "\n")
         except OSError as error:
-            raise UsageError(f"cannot write --out {args.out!r}: {error.strerror}") from None
+            print(RENDERERS["table"](report))  # the report is never lost to a bad --out
+            raise UsageError(
+                f"cannot write --out {args.out!r}: {error.strerror or error}"
+            ) from None
         print(f"wrote {args.format} report to {args.out}", file=sys.stderr)
         if args.format != "table":
             print(RENDERERS["table"](report))
     else:
         print(text)
-    return EXIT_PASS if report.passed else EXIT_MISMATCH
+    problems = {o.repro_error for b in report.blocks for o in b.outcomes if o.repro_error}
+    for problem in sorted(problems):
+        print(f"parity: warning: {problem}", file=sys.stderr)
+    status = report.exit_status()
+    if status == EXIT_USAGE:
+        print(
+            "parity: nothing was decided for some cases (inconclusive or a module raised; see "
+            "the report): exit status 2",
+            file=sys.stderr,
+        )
+    return status
 
 
 def _parse_extra(text: str):
@@ -161,6 +204,8 @@ def _parse_extra(text: str):
         kind, shape = rest.split(":", 1)
     except ValueError:
         raise UsageError(f"--extra expects NAME=mask|float:SHAPE; received {text!r}") from None
+    if not name.isidentifier():
+        raise UsageError(f"--extra NAME must be a keyword argument name; received {name!r}")
     if kind not in ("mask", "float"):
         raise UsageError(f"--extra kind must be mask or float; received {kind!r} in {text!r}")
     try:
@@ -182,18 +227,52 @@ def _json_object(text: str) -> dict:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    from parity.runner import informative_line
+
+    return informative_line(error)
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_sizes(case) -> None:
+    """Refuse inputs too large for this machine before a single byte is allocated."""
+    import math
+
+    shapes = [*case.input_shapes, *(extra.shape for extra in case.extra_inputs.values())]
+    needed = sum(8 * math.prod(shape) for shape in shapes)
+    memory = _physical_memory()
+    if memory is not None and needed > _MEMORY_FRACTION * memory:
+        shown = " ".join(",".join(map(str, s)) for s in case.input_shapes)
+        raise UsageError(
+            f"input shape(s) {shown} need {needed / 2**30:.1f} GiB per copy; this machine has "
+            f"{memory / 2**30:.1f} GiB. Use smaller shapes"
+        )
+
+
+def _construct(name: str, cls, config: dict, **extra):
+    try:
+        return cls(**config, **extra)
+    except Exception as error:
+        raise UsageError(
+            f"{name}(**{config}) rejected: {type(error).__name__}: {_first_line(error)}"
+        ) from None
 
 
 def _cmd_check(args) -> int:
     import time
 
+    import keras
     import torch
 
+    from parity.errors import ModuleCallError, WeightTransferError
     from parity.layout import resolve_layouts
     from parity.report import BlockSummary, Report, outcome_from_result
-    from parity.runner import reproduce_command, run_built
+    from parity.runner import case_comparison, reproduce_command, run_comparison
     from parity.spec import Case
 
     config = _json_object(args.init)
@@ -205,6 +284,7 @@ def _cmd_check(args) -> int:
         extra_inputs=dict(_parse_extra(e) for e in args.extra),
         shared_input=args.shared_input,
     )
+    _check_sizes(case)
     if args.keras is None:
         if ":" in args.target:
             raise UsageError(
@@ -220,8 +300,8 @@ def _cmd_check(args) -> int:
         from parity.repro import import_class
 
         try:
-            torch_class = import_class(args.target)
-            keras_class = import_class(args.keras)
+            torch_class = import_class(args.target, base=torch.nn.Module)
+            keras_class = import_class(args.keras, base=keras.layers.Layer)
         except ValueError as error:
             raise UsageError(str(error)) from None
         name = torch_class.__name__
@@ -248,11 +328,8 @@ def _cmd_check(args) -> int:
     for dtype in args.dtype:
         for seed in range(args.seed, args.seed + args.examples):
             began = time.perf_counter()
-            try:
-                torch_module = torch_class(**config)
-                keras_layer = keras_class(**config, dtype=dtype)
-            except (TypeError, ValueError) as error:
-                raise UsageError(f"{name}(**{config}) rejected: {_first_line(error)}") from None
+            torch_module = _construct(name, torch_class, config)
+            keras_layer = _construct(name, keras_class, config, dtype=dtype)
             if state is not None:
                 from parity.checkpoint import load_into
 
@@ -263,11 +340,8 @@ def _cmd_check(args) -> int:
                     )
                 except ValueError as error:
                     raise UsageError(_first_line(error)) from None
-            reproduce = None
-            if args.keras is None:
-                reproduce = reproduce_command(spec, case, seed, dtype)
             try:
-                result = run_built(
+                comparison = case_comparison(
                     torch_module,
                     keras_layer,
                     case,
@@ -278,10 +352,25 @@ def _cmd_check(args) -> int:
                     name=name,
                     randomize=state is None,
                     overrides=overrides,
-                    reproduce=reproduce,
+                    reproduce=reproduce_command(spec, case, seed, dtype)
+                    if args.keras is None
+                    else None,
                     repro_dir=args.repro_dir,
                 )
-            except (TypeError, ValueError, RuntimeError) as error:
+                result = run_comparison(comparison)
+            except WeightTransferError as error:
+                raise UsageError(str(error)) from None  # every key, with its fix
+            except ModuleCallError as error:
+                shapes = " ".join(",".join(map(str, s)) for s in case.input_shapes)
+                raise UsageError(
+                    f"{name} rejected the input (shapes {shapes}, {dtype}): {_first_line(error)}"
+                ) from None
+            except MemoryError:
+                raise UsageError(
+                    f"out of memory running {name} on input shapes "
+                    + " ".join(",".join(map(str, s)) for s in case.input_shapes)
+                ) from None
+            except ValueError as error:
                 shapes = " ".join(",".join(map(str, s)) for s in case.input_shapes)
                 raise UsageError(
                     f"{name} rejected the input (shapes {shapes}, {dtype}): {_first_line(error)}"
@@ -291,8 +380,8 @@ def _cmd_check(args) -> int:
                     name, "check", case.describe(), result, time.perf_counter() - began
                 )
             )
-            if not result.passed:
-                print(f"replay: {result.context.get('reproduce')}", file=sys.stderr)
+            if not result.passed and result.context.get("reproduce"):
+                print(f"replay: {result.context['reproduce']}", file=sys.stderr)
     from parity.environment import fingerprint
 
     report = Report([summary], tuple(args.dtype), args.examples, args.seed, 0.0, fingerprint())
@@ -317,14 +406,17 @@ def _cmd_replay(args) -> int:
     import time
 
     from parity.environment import fingerprint
+    from parity.errors import ModuleCallError
     from parity.report import BlockSummary, Report, outcome_from_result
     from parity.repro import replay
 
     began = time.perf_counter()
     try:
-        result = replay(args.file)
-    except (ValueError, TypeError, RuntimeError) as error:
-        raise UsageError(_first_line(error)) from None
+        result = replay(args.file, allow_imports=tuple(args.allow_import))
+    except ModuleCallError as error:
+        raise UsageError(f"{_first_line(error)}") from None
+    except ValueError as error:
+        raise UsageError(str(error) if "transfer" in str(error) else _first_line(error)) from None
     summary = BlockSummary(result.context.get("name", "replay"))
     summary.outcomes.append(
         outcome_from_result(summary.block, "replay", args.file, result, time.perf_counter() - began)
@@ -333,27 +425,70 @@ def _cmd_replay(args) -> int:
                     time.perf_counter() - began, fingerprint())  # fmt: skip
     if args.format == "table" and not args.out:
         print(result.message)
-        return EXIT_PASS if result.passed else EXIT_MISMATCH
+        return report.exit_status()
     return _emit(report, args)
+
+
+@contextlib.contextmanager
+def _quiet_stderr(enabled: bool) -> Iterator[None]:
+    """Silence file descriptor 2 (TensorFlow's C++/absl start-up logs bypass Python)."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _load_frameworks(quiet: bool) -> None:
+    """Import both frameworks and run one op each, with their start-up noise silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet_stderr(quiet):
+        import tensorflow as tf
+        import torch
+
+        tf.constant(1.0) + 1.0
+        torch.ones(1) + 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `parity` console script."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = _parser()
     args = parser.parse_args(argv)
+    # Like `python -m`, resolve the user's own modules (`package.module:Class`) from the working
+    # directory.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    commands = {
+        "report": _cmd_report,
+        "check": _cmd_check,
+        "replay": _cmd_replay,
+        "bench": _cmd_bench,
+    }
     try:
-        commands = {
-            "report": _cmd_report,
-            "check": _cmd_check,
-            "replay": _cmd_replay,
-            "bench": _cmd_bench,
-        }
+        _load_frameworks(quiet=not args.verbose)
         return commands[args.command](args)
     except UsageError as error:
         print(f"parity {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"parity {args.command}: interrupted", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # a bug of ours or an environment problem: still one line
+        if args.verbose:
+            raise
+        print(
+            f"parity {args.command}: error: unexpected {type(error).__name__}: "
+            f"{_first_line(error)} (rerun with -v for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
 

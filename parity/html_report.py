@@ -237,7 +237,7 @@ def _matrix_html(report: Report) -> list[str]:
     ]
     for block_index, block in enumerate(report.blocks):
         cells = "".join(_cell_html(block_index, block, d, k) for d, k in columns)
-        verdict = "pass" if block.passed else "FAIL"
+        verdict = block.verdict
         verdict_class = "row-pass" if block.passed else "row-fail"
         out.append(
             f'<tr id="block-{block_index}"><th scope="row">{html.escape(block.block)}</th>{cells}'

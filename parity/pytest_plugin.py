@@ -6,6 +6,10 @@ A user's own test is three lines:
     def test_my_port(parity):
         x = np.random.default_rng(0).standard_normal((2, 16, 9, 7))
         parity.check(MyTorchBlock(16), MyKerasBlock(16, dtype="float64"), x)
+
+The plugin changes nothing outside its own fixture: it registers and loads no hypothesis profile
+(the user's `HYPOTHESIS_PROFILE` and every other hypothesis test keep their settings) and imports
+neither framework until a parity test runs.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--parity-profile",
         choices=PROFILES,
         default=None,
-        help="hypothesis profile for parity tests (default: $HYPOTHESIS_PROFILE, ci when $CI is set, else dev)",
+        help="hypothesis settings for the parity fixture's own fuzzing (default: dev); other "
+        "hypothesis tests are not affected",
     )
     group.addoption(
         "--parity-repro-dir",
@@ -35,22 +40,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    from parity.strategies import load_profile
-
-    config._parity_profile = load_profile(config.getoption("--parity-profile"))
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"parity: hypothesis profile {getattr(config, '_parity_profile', '?')}"
+def pytest_report_header(config: pytest.Config) -> str | None:
+    chosen = config.getoption("--parity-profile", default=None)
+    return f"parity: profile {chosen}" if chosen else None
 
 
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
-    from parity.spec import Case, ModuleSpec
-
-    if isinstance(val, ModuleSpec):
+    # Only our own objects get ids; anything else is left to pytest (and to other plugins).
+    spec_module = __import__("sys").modules.get("parity.spec")
+    if spec_module is None:
+        return None
+    if isinstance(val, spec_module.ModuleSpec):
         return val.name
-    if isinstance(val, Case):
+    if isinstance(val, spec_module.Case):
         return val.label.replace(" ", "_") if val.label else None
     return None
 
@@ -58,8 +60,16 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
 class ParityChecker:
     """What the `parity` fixture returns: `check` (assert) and `compare` (inspect)."""
 
-    def __init__(self, repro_dir: Path):
+    def __init__(self, repro_dir: Path, profile: str = "dev"):
         self.repro_dir = repro_dir
+        self.profile = profile
+
+    @property
+    def settings(self):
+        """The hypothesis `settings` of the chosen `--parity-profile` (for the user's fuzzing)."""
+        from parity.strategies import profile_settings
+
+        return profile_settings(self.profile)
 
     def compare(self, torch_module, keras_layer, *inputs, **options: Any):
         """`parity.compare` unchanged: returns a `ParityResult`."""
@@ -82,35 +92,24 @@ class ParityChecker:
         a repro file and the report ends with the `parity replay FILE` command.
         """
         __tracebackhide__ = True
-        from parity.api import compare
+        from parity.api import comparison_from_options
         from parity.errors import ParityError
+        from parity.runner import run_comparison
 
-        result = compare(torch_module, keras_layer, *inputs, layout=layout, **options)
-        if result.passed:
-            return result
-        if init is not None:
-            from parity.repro import write_repro
-
-            path = write_repro(
-                self.repro_dir / f"{type(torch_module).__name__}-{result.dtype}.npz",
-                torch_module=torch_module,
-                keras_layer=keras_layer,
-                init=init,
-                inputs=inputs,
-                extras=options.get("call_kwargs") or {},
-                layout=layout,
-                output_layout=options.get("output_layout") or layout,
-                dtype=result.dtype,
-                seed=options.get("seed", 0),
-                rtol=result.rtol,
-                atol=result.atol,
-                name=type(torch_module).__name__,
-                message=result.message,
-            )
-            result.context["reproduce"] = f"parity replay {path}"
-        else:
-            result.context["reproduce"] = "pass init={...} to parity.check() to get a repro file"
-        raise ParityError(result.message, result)
+        comparison = comparison_from_options(
+            torch_module,
+            keras_layer,
+            inputs,
+            layout=layout,
+            init=init,
+            repro_dir=self.repro_dir if init is not None else None,
+            reproduce=None if init else "pass init={...} to parity.check() to get a repro file",
+            **options,
+        )
+        result = run_comparison(comparison)
+        if not result.passed:
+            raise ParityError(result.message, result)
+        return result
 
 
 @pytest.fixture
@@ -119,4 +118,5 @@ def parity(request: pytest.FixtureRequest, tmp_path: Path) -> ParityChecker:
     configured = request.config.getoption("--parity-repro-dir")
     directory = Path(configured) if configured else tmp_path
     os.makedirs(directory, exist_ok=True)
-    return ParityChecker(directory)
+    profile = request.config.getoption("--parity-profile") or "dev"
+    return ParityChecker(directory, profile)

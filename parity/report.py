@@ -34,6 +34,13 @@ class CaseOutcome:
     # passed, first (see parity.localize.LocalizationRow).
     localization: list[dict] | None = None
     seed: int | None = None
+    # "pass", "mismatch", "inconclusive" (nothing could be compared) or "error" (a module raised).
+    verdict: str = ""
+    repro_error: str = ""  # why a failing case has no repro file (an unwritable --repro-dir)
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            self.verdict = "pass" if self.passed else "mismatch"
 
 
 @dataclass
@@ -47,6 +54,17 @@ class BlockSummary:
     def passed(self) -> bool:
         """Whether every case passed in every dtype."""
         return bool(self.outcomes) and all(o.passed for o in self.outcomes)
+
+    @property
+    def verdict(self) -> str:
+        """`pass`, `FAIL` (a mismatch), `ERROR` (a module raised), `inconclusive` or `no cases`."""
+        verdicts = {o.verdict for o in self.outcomes}
+        if not verdicts:
+            return "no cases"
+        for verdict, label in (("mismatch", "FAIL"), ("error", "ERROR"), ("inconclusive", "inconclusive")):  # fmt: skip
+            if verdict in verdicts:
+                return label
+        return "pass"
 
     def cases(self) -> int:
         """Number of distinct cases (each runs once per dtype)."""
@@ -73,8 +91,18 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """Whether every block passed."""
-        return all(b.passed for b in self.blocks)
+        """Whether every block passed (and at least one case ran)."""
+        return bool(self.blocks) and all(b.passed for b in self.blocks)
+
+    def exit_status(self) -> int:
+        """0 every case passed; 1 a mismatch; 2 nothing decided somewhere (no case ran, a case
+        was inconclusive, or a module raised) and no mismatch."""
+        verdicts = {o.verdict for b in self.blocks for o in b.outcomes}
+        if "mismatch" in verdicts:
+            return 1
+        if not verdicts or verdicts != {"pass"}:
+            return 2
+        return 0
 
 
 def run_report(
@@ -134,6 +162,7 @@ def _run_one(
             time.perf_counter() - began,
             f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}",
             seed=seed,
+            verdict="error",
         )
     return outcome_from_result(
         spec.name, kind, case.describe(), result, time.perf_counter() - began
@@ -158,6 +187,8 @@ def outcome_from_result(
         atol=result.atol,
         localization=[asdict(row) for row in result.localization] or None,
         seed=result.context.get("seed", seed),
+        verdict=result.verdict,
+        repro_error=result.context.get("repro_error", ""),
     )
 
 
@@ -175,9 +206,18 @@ def _rows(report: Report) -> tuple[list[str], list[list[str]]]:
         row = [block.block, str(block.cases())]
         for dtype in report.dtypes:
             row += [_number(block.worst(dtype, "max_abs")), _number(block.worst(dtype, "max_rel"))]
-        row.append("pass" if block.passed else "FAIL")
+        row.append(block.verdict)
         rows.append(row)
     return header, rows
+
+
+def _undecided(report: Report) -> str:
+    counts = {}
+    for block in report.blocks:
+        for outcome in block.outcomes:
+            if outcome.verdict in ("inconclusive", "error"):
+                counts[outcome.verdict] = counts.get(outcome.verdict, 0) + 1
+    return "".join(f" ({count} {verdict} cases)" for verdict, count in sorted(counts.items()))
 
 
 def _failures(report: Report) -> list[str]:
@@ -199,15 +239,15 @@ def render_table(report: Report) -> str:
     out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
     passed = sum(b.passed for b in report.blocks)
     out.append(
-        f"\n{passed}/{len(report.blocks)} blocks pass; {describe_run(report)}; "
+        f"\n{passed}/{len(report.blocks)} blocks pass{_undecided(report)}; {describe_run(report)}; "
         f"{report.seconds:.0f} s. max rel = max |keras - torch| / max(|torch|, output RMS)."
     )
     env = report.environment
     out.append(
         f"torch {env.get('torch')}, tensorflow {env.get('tensorflow')}, keras {env.get('keras')}, "
         f"numpy {env.get('numpy')}, Python {env.get('python')}; oneDNN "
-        f"{env.get('oneDNN (TF_ENABLE_ONEDNN_OPTS)')}; TF32 off (torch {env.get('torch TF32 matmul')}, "
-        f"tf {env.get('tf TF32')}); threads torch {env.get('torch_threads')}"
+        f"{env.get('oneDNN (TF_ENABLE_ONEDNN_OPTS)')}; TF32 {env.get('TF32 during comparisons')} "
+        f"while comparing; threads torch {env.get('torch_threads')}"
     )
     out += ["", *_failures(report)] if not report.passed else []
     return "\n".join(out)
@@ -230,6 +270,7 @@ def render_json(report: Report) -> str:
     """The full report, every case included, as JSON."""
     payload = {
         "passed": report.passed,
+        "exit_status": report.exit_status(),
         "dtypes": list(report.dtypes),
         "examples": report.examples,
         "seed": report.seed,
@@ -239,6 +280,7 @@ def render_json(report: Report) -> str:
             {
                 "block": b.block,
                 "passed": b.passed,
+                "verdict": b.verdict,
                 "cases": b.cases(),
                 "worst": {
                     d: {"max_abs": b.worst(d, "max_abs"), "max_rel": b.worst(d, "max_rel")}

@@ -6,22 +6,43 @@ Layout of the archive (loaded with `allow_pickle=False`, so opening one never ru
     extra/<name>          keyword inputs (masks, attention weights)
     torch/<state key>     the torch state_dict actually compared (after randomisation)
     keras/<path>          the Keras weights actually compared, by attribute path
+
+File names are content-addressed (`<name>-<dtype>-seed<seed>-<digest>.npz`, the digest a SHA-256
+of the case and its arrays): the same case gets the same name in every process, different cases
+never share one.
+
+Replaying constructs the two classes the file names. A file is data from anywhere, so `replay`
+imports only from our own packages and from the modules the caller allows, and constructs only
+torch modules and Keras layers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
-import sys
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Our own packages: a repro file of a registered block replays without --allow-import.
+TRUSTED_PACKAGES = ("reference_torch", "tf_attention")
+_REQUIRED_META = {
+    "torch_class": str,
+    "keras_class": str,
+    "init": dict,
+    "dtype": str,
+    "seed": int,
+    "rtol": (int, float),
+    "atol": (int, float),
+    "name": str,
+}
 
 
 def class_path(cls: type) -> str:
@@ -29,16 +50,31 @@ def class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def import_class(path: str) -> type:
-    """Import `package.module:Class`; raise `ValueError` with a clear message if it fails."""
+def _within(module_name: str, prefixes: Iterable[str]) -> bool:
+    return any(module_name == p or module_name.startswith(p + ".") for p in prefixes)
+
+
+def import_class(
+    path: str, *, allowed: Sequence[str] | None = None, base: type | None = None
+) -> type:
+    """Import `package.module:Class`; raise `ValueError` with a clear message if it fails.
+
+    With `allowed`, only modules inside those packages/modules are imported (importing a module
+    runs its code); with `base`, the class must subclass it.
+    """
+    if not isinstance(path, str):
+        raise ValueError(f"Expected an import path string. Received: {path!r}")
     module_name, sep, attribute = path.partition(":")
     if not sep or not module_name or not attribute:
         raise ValueError(
             f"Expected an import path of the form package.module:Class. Received: {path!r}"
         )
-    # Like `python -m`, resolve the user's own modules from the working directory.
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    if allowed is not None and not _within(module_name, allowed):
+        raise ValueError(
+            f"Refusing to import {module_name!r} (named by {path!r}): replay imports only "
+            f"{', '.join(allowed)}. If you trust this file and that module, pass "
+            f"--allow-import {module_name}"
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -52,6 +88,11 @@ def import_class(path: str) -> type:
         target = getattr(target, part)
     if not isinstance(target, type):
         raise ValueError(f"{path!r} is not a class. Received: {type(target).__name__}")
+    if base is not None and not issubclass(target, base):
+        raise ValueError(
+            f"{path!r} is not a {base.__module__}.{base.__qualname__} subclass; the harness "
+            f"constructs only torch modules and Keras layers. Received: {target.__mro__[1:3]}"
+        )
     return target
 
 
@@ -66,113 +107,194 @@ class Repro:
     keras_weights: dict[str, np.ndarray]
 
 
-def _versions() -> dict[str, str]:
-    from parity.environment import fingerprint
+def _layout_names(layout: Any) -> Any:
+    if isinstance(layout, str):
+        return layout
+    if hasattr(layout, "name"):
+        return layout.name
+    return [getattr(item, "name", item) for item in layout]
 
-    return fingerprint()
+
+def _digest(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> str:
+    digest = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
+    for key in sorted(arrays):
+        array = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}:{array.dtype}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "pair"
 
 
 def write_repro(
-    path: str | Path,
+    directory: str | os.PathLike,
     *,
     torch_module,
     keras_layer,
     init: Mapping[str, Any],
     inputs: Sequence[np.ndarray],
-    extras: Mapping[str, np.ndarray],
+    extras: Mapping[str, Any],
     layout: Any,
     output_layout: Any,
     dtype: str,
     seed: int,
-    rtol: float,
-    atol: float,
+    tolerance,
     name: str,
+    training: bool = False,
     message: str = "",
 ) -> Path:
-    """Write the repro `.npz` for a comparison that just ran (weights as they were compared)."""
+    """Write the repro `.npz` of a comparison into `directory` (weights as they were compared).
+
+    Raises `OSError` when the directory cannot be created or written.
+    """
     from parity.weights import keras_attribute_paths
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    layouts = layout if isinstance(layout, str) else [getattr(x, "name", x) for x in layout]
-    out_layouts = (
-        output_layout
-        if isinstance(output_layout, str)
-        else [getattr(x, "name", x) for x in output_layout]
-    )
-    meta = {
+    case = {
         "format": FORMAT_VERSION,
         "name": name,
         "torch_class": class_path(type(torch_module)),
         "keras_class": class_path(type(keras_layer)),
         "init": dict(init),
-        "layout": layouts,
-        "output_layout": out_layouts,
+        "layout": _layout_names(layout),
+        "output_layout": _layout_names(output_layout),
         "dtype": dtype,
-        "seed": seed,
-        "rtol": rtol,
-        "atol": atol,
-        "message": message,
-        "environment": _versions(),
+        "seed": int(seed),
+        "rtol": float(tolerance.rtol),
+        "atol": float(tolerance.atol),
+        "training": bool(training),
     }
-    arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
+    arrays: dict[str, np.ndarray] = {}
     for index, array in enumerate(inputs):
         arrays[f"input/{index}"] = np.asarray(array)
     for key, array in extras.items():
-        arrays[f"extra/{key}"] = np.asarray(array)
+        if isinstance(array, np.ndarray):
+            arrays[f"extra/{key}"] = array
     for key, tensor in torch_module.state_dict().items():
         arrays[f"torch/{key}"] = tensor.detach().cpu().numpy()
     paths = keras_attribute_paths(keras_layer)
     for variable in keras_layer.weights:
         arrays[f"keras/{paths.get(id(variable), variable.path)}"] = np.asarray(variable.numpy())
-    np.savez_compressed(path, **arrays)
+    file_name = f"{_safe_name(name)}-{dtype}-seed{seed}-{_digest(case, arrays)}.npz"
+    meta = {**case, "message": message, "environment": _environment()}
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / file_name
+    # Write to a temporary file and rename: a crash never leaves a truncated repro behind.
+    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez_compressed(stream, meta=np.array(json.dumps(meta)), **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path
 
 
-def load_repro(path: str | Path) -> Repro:
-    """Read a repro file without unpickling anything."""
+def _environment() -> dict[str, str]:
+    from parity.environment import fingerprint
+
+    return fingerprint()
+
+
+def load_repro(path: str | os.PathLike) -> Repro:
+    """Read a repro file without unpickling anything; `ValueError` on anything malformed."""
+    where = str(path)
+    if Path(where).is_dir():
+        raise ValueError(f"Cannot read repro file {where!r}: it is a directory")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"Cannot read repro file {str(path)!r}: {error}") from None
-    with archive:
-        if "meta" not in archive.files:
-            raise ValueError(f"{str(path)!r} is not a parity repro file (no `meta` entry)")
-        meta = json.loads(str(archive["meta"]))
-        inputs = [
-            archive[f"input/{i}"] for i in range(sum(k.startswith("input/") for k in archive.files))
-        ]
-        extras = {k[6:]: archive[k] for k in archive.files if k.startswith("extra/")}
-        torch_state = {k[6:]: archive[k] for k in archive.files if k.startswith("torch/")}
-        keras_weights = {k[6:]: archive[k] for k in archive.files if k.startswith("keras/")}
+        with open(where, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
+            entries = {key: archive[key] for key in archive.files}
+        meta = json.loads(str(entries["meta"])) if "meta" in entries else None
+    except FileNotFoundError:
+        raise ValueError(f"Cannot read repro file {where!r}: no such file") from None
+    except Exception as error:  # zip, zlib, EOF, JSON and OS errors of a truncated/corrupt file
+        raise ValueError(
+            f"Cannot read repro file {where!r}: {type(error).__name__}: {error} (truncated or "
+            "corrupt; rerun the check to write it again)"
+        ) from None
+    if meta is None:
+        raise ValueError(f"Cannot read repro file {where!r}: not a parity repro file (no `meta`)")
+    count = sum(key.startswith("input/") for key in entries)
+    missing = [f"input/{i}" for i in range(count) if f"input/{i}" not in entries]
+    if missing or count == 0:
+        raise ValueError(
+            f"Cannot read repro file {where!r}: incomplete: "
+            + (f"missing {missing}" if missing else "no inputs")
+        )
+    inputs = [entries[f"input/{i}"] for i in range(count)]
+    extras = {k[6:]: v for k, v in entries.items() if k.startswith("extra/")}
+    torch_state = {k[6:]: v for k, v in entries.items() if k.startswith("torch/")}
+    keras_weights = {k[6:]: v for k, v in entries.items() if k.startswith("keras/")}
+    if not isinstance(meta, dict):
+        raise ValueError(f"Cannot read repro file {where!r}: `meta` is not a JSON object")
+    problems = [
+        f"{key} ({'missing' if key not in meta else f'not {kind}'})"
+        for key, kind in _REQUIRED_META.items()
+        if not isinstance(meta.get(key), kind)
+    ]
+    if problems:
+        raise ValueError(
+            f"Cannot read repro file {where!r}: incomplete metadata: {', '.join(problems)}"
+        )
     return Repro(meta, inputs, extras, torch_state, keras_weights)
 
 
-def replay(path: str | Path):
-    """Rebuild both modules from a repro file, load the recorded torch weights, compare again."""
+def replay_command(path: str | os.PathLike, torch_module, keras_layer) -> str:
+    """`parity replay FILE`, with `--allow-import` for each module outside our own packages."""
+    modules = []
+    for obj in (torch_module, keras_layer):
+        module = type(obj).__module__
+        if not _within(module, TRUSTED_PACKAGES) and module not in modules:
+            modules.append(module)
+    return " ".join(["parity replay", str(path), *(f"--allow-import {m}" for m in modules)])
+
+
+def replay(path: str | os.PathLike, *, allow_imports: Sequence[str] = ()):
+    """Rebuild both modules from a repro file, load the recorded torch weights, compare again.
+
+    Imports only from our own packages and `allow_imports` (module or package names), and
+    constructs only torch modules and Keras layers.
+    """
+    import keras
     import torch
 
+    from parity.checkpoint import load_into
     from parity.runner import run_pair
     from parity.tolerance import Tolerance
 
     repro = load_repro(path)
     meta = repro.meta
-    torch_class = import_class(meta["torch_class"])
-    keras_class = import_class(meta["keras_class"])
-    torch_module = torch_class(**meta["init"]).to(getattr(torch, meta["dtype"]))
+    allowed = (*TRUSTED_PACKAGES, *allow_imports)
+    torch_class = import_class(meta["torch_class"], allowed=allowed, base=torch.nn.Module)
+    keras_class = import_class(meta["keras_class"], allowed=allowed, base=keras.layers.Layer)
+    dtype = meta["dtype"]
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"Cannot replay {str(path)!r}: unsupported dtype {dtype!r}")
+    try:
+        torch_module = torch_class(**meta["init"]).to(getattr(torch, dtype))
+        keras_layer = keras_class(**meta["init"], dtype=dtype)
+    except Exception as error:
+        raise ValueError(
+            f"Cannot rebuild the pair of {str(path)!r}: {type(error).__name__}: {error}"
+        ) from None
     state = {k: torch.from_numpy(np.array(v)) for k, v in repro.torch_state.items()}
-    torch_module.load_state_dict(state, strict=True)
-    keras_layer = keras_class(**meta["init"], dtype=meta["dtype"])
+    load_into(torch_module, state)
     return run_pair(
         torch_module,
         keras_layer,
         repro.inputs,
-        layout=meta["layout"],
-        output_layout=meta["output_layout"],
+        layout=meta.get("layout", "image"),
+        output_layout=meta.get("output_layout"),
         call_kwargs=repro.extras,
-        dtype=meta["dtype"],
+        dtype=dtype,
         randomize=False,
         seed=meta["seed"],
-        tolerance=Tolerance(rtol=meta["rtol"], atol=meta["atol"]),
-        context={"name": meta["name"], "reproduce": f"parity replay {path}"},
+        training=bool(meta.get("training", False)),
+        tolerance=Tolerance(rtol=float(meta["rtol"]), atol=float(meta["atol"])),
+        name=meta["name"],
+        reproduce=f"parity replay {path}",
     )

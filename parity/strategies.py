@@ -8,8 +8,6 @@ draws values from a numpy RNG seeded by a hypothesis-drawn seed.
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -67,27 +65,25 @@ def image_case(config: dict, shape: tuple[int, ...]) -> Case:
     return Case(config=config, input_shapes=(tuple(shape),))
 
 
-# Our own profiles. `ci` replaces hypothesis' built-in profile of the same name, which
-# activates when CI is set (as .ci/run does).
+# Our hypothesis profiles, as data. The harness never registers or loads a profile globally (that
+# would change every other hypothesis test in the process): our own test suite registers them in
+# its conftest, and the pytest plugin applies the chosen one to parity's own fixture only.
 _COMMON = {
     "deadline": None,  # the first Keras call traces; timings belong in benchmarks
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
     "print_blob": True,
 }
-settings.register_profile("dev", max_examples=5, **_COMMON)
-settings.register_profile("ci", max_examples=10, derandomize=True, database=None, **_COMMON)
-settings.register_profile("thorough", max_examples=100, **_COMMON)
+PROFILES: dict[str, dict] = {
+    "dev": {"max_examples": 5, **_COMMON},
+    "ci": {"max_examples": 10, "derandomize": True, "database": None, **_COMMON},
+    "thorough": {"max_examples": 100, **_COMMON},
+}
 
 
-def load_profile(name: str | None = None) -> str:
-    """Load our hypothesis profile `name` (default: `$HYPOTHESIS_PROFILE`, else `dev`)."""
-    chosen = (
-        name or os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
-    )
-    if chosen not in ("dev", "ci", "thorough"):
+def profile_settings(name: str) -> settings:
+    """The hypothesis `settings` of our profile `name` (`dev`, `ci` or `thorough`)."""
+    if name not in PROFILES:
         raise ValueError(
-            "Expected the hypothesis profile to be one of 'dev', 'ci', 'thorough'. "
-            f"Received: {chosen!r}"
+            f"Expected a parity profile, one of {sorted(PROFILES)}. Received: {name!r}"
         )
-    settings.load_profile(chosen)
-    return chosen
+    return settings(**PROFILES[name])

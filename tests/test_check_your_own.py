@@ -50,7 +50,7 @@ def test_broken_port_names_the_gate_and_writes_a_repro_that_replays(tmp_path, ca
     assert "gate.fc2.kernel" in original.keras_weights
     assert original.inputs[0].shape == (2, 16, 9, 7)
 
-    replayed = replay(repro_file)
+    replayed = replay(repro_file, allow_imports=("examples",))
     assert not replayed.passed
     assert replayed.first_divergence.startswith("gate (")
     failure_line = next(
@@ -58,7 +58,7 @@ def test_broken_port_names_the_gate_and_writes_a_repro_that_replays(tmp_path, ca
     )
     assert failure_line.strip() in replayed.message  # identical numbers, identical element
 
-    assert main(["replay", str(repro_file)]) == 1
+    assert main(["replay", str(repro_file), "--allow-import", "examples"]) == 1
 
 
 def test_torch_weights_are_loaded_not_randomised(tmp_path, capsys):
@@ -169,13 +169,14 @@ def test_pytest_plugin_fixture_in_a_users_suite(pytester, keras, passes, request
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--parity-profile", "dev")
     if passes:
         result.assert_outcomes(passed=1)
-        result.stdout.fnmatch_lines(["parity: hypothesis profile dev"])
+        result.stdout.fnmatch_lines(["parity: profile dev"])
     else:
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(
             [
                 "*Parity failure: GatedConvBlock*",
                 "*first diverging sub-layer: gate (SqueezeGate -> BrokenSqueezeGate)*",
-                "*reproduce:  parity replay *GatedConvBlock-float64.npz*",
+                "*reproduce:  parity replay *GatedConvBlock-float64-seed0-*.npz --allow-import "
+                "examples.my_block_torch --allow-import examples.my_block_keras",
             ]
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -94,8 +95,10 @@ def test_bad_shape_argument_is_an_argparse_error(capsys):
 
 
 def test_console_script_is_installed():
-    executable = shutil.which("parity")
-    assert executable, "the `parity` console script is not on PATH; install the package"
+    """The script sits beside the interpreter running the tests (the README's commands never
+    activate the venv, so it need not be on PATH)."""
+    executable = Path(sys.executable).with_name("parity")
+    assert executable.is_file(), f"no `parity` console script beside {sys.executable}"
     completed = subprocess.run([executable, "--help"], capture_output=True, text=True, check=False)
     assert completed.returncode == 0 and "report" in completed.stdout
 
@@ -139,3 +142,14 @@ def test_report_exits_1_and_writes_repro_files_when_a_block_fails(tmp_path, monk
     assert "0/1 blocks pass" in out and "first diverging sub-layer: gate" in out
     (repro,) = tmp_path.glob("GatedConvBlock-float64-*.npz")
     assert f"parity replay {repro}" in out
+
+
+def test_cli_silences_tensorflow_start_up_logs():
+    """TF's C++/absl start-up lines ("All log messages before absl::InitializeLog()...",
+    cudart/cuInit probes) bypass Python logging; the CLI hides them unless -v."""
+    argv = [sys.executable, "-m", "parity.cli", "check", "SEAttention", "--init",
+            '{"channel": 4, "reduction": 2}', "--input-shape", "2,4,3,5", "--dtype", "float64"]  # fmt: skip
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    completed = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.strip() == "", completed.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
@@ -245,7 +246,12 @@ def test_real_run_renders(real_report):
 def _chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
     executable = shutil.which("chromium")
     if executable is None:
-        pytest.fail("chromium not installed: apt-get install -y chromium")
+        # CI installs Chromium (.ci/run) and must run this test; a newcomer's machine may lack it.
+        if os.environ.get("CI"):
+            pytest.fail(
+                "CI must render the report: chromium not installed (apt-get install -y chromium)"
+            )
+        pytest.skip("chromium not installed (apt-get install -y chromium); CI runs this test")
     command = [
         executable,
         "--headless",

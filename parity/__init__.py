@@ -16,13 +16,22 @@ from parity.api import assert_parity, compare
 from parity.compare import ParityResult
 from parity.errors import LayoutError, ModuleCallError, ParityError, WeightTransferError
 from parity.runner import run_case
-from parity.spec import Case, ExtraInput, InvalidConfig, KnownDeviation, ModuleSpec
+from parity.spec import (
+    CallSignature,
+    Case,
+    ExtraInput,
+    InvalidConfig,
+    KnownDeviation,
+    ModuleSpec,
+    Quirk,
+)
 from parity.tolerance import DEFAULT_TOLERANCES, Tolerance
 from parity.weights import TransferReport, transfer_weights
 
 __all__ = [
     "DEFAULT_TOLERANCES",
     "SPECS",
+    "CallSignature",
     "Case",
     "ExtraInput",
     "InvalidConfig",
@@ -32,6 +41,7 @@ __all__ = [
     "ModuleSpec",
     "ParityError",
     "ParityResult",
+    "Quirk",
     "Tolerance",
     "TransferReport",
     "WeightTransferError",

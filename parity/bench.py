@@ -79,8 +79,8 @@ def bench_case(
 
 
 def run_bench(specs: Iterable[ModuleSpec], *, repeats: int = 5) -> list[BenchRow]:
-    """Time every spec's upstream README usage case (its first smoke case)."""
-    return [bench_case(spec, spec.smoke_cases[0], repeats=repeats) for spec in specs]
+    """Time every spec's upstream usage case."""
+    return [bench_case(spec, spec.upstream_case, repeats=repeats) for spec in specs]
 
 
 def render_bench(rows: list[BenchRow]) -> str:

@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="seed of the generated cases (0)")
     report.add_argument("--block", action="append", default=None, help="only this block (repeat)")
     report.add_argument("--no-smoke", action="store_true", help="skip the fixed smoke cases")
+    report.add_argument(
+        "--readme",
+        default=None,
+        metavar="FILE",
+        help="also write the results table (markdown) into FILE's results section",
+    )
     _add_output_options(report)
 
     check = commands.add_parser(
@@ -112,6 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--block", action="append", default=None, help="only this block (repeat)")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats after a warm-up (5)")
+
+    docs = commands.add_parser(
+        "docs", help="write (or --check) the README's blocks table, generated from the registry"
+    )
+    docs.add_argument("--readme", default="README.md", metavar="FILE", help="(README.md)")
+    docs.add_argument(
+        "--check", action="store_true", help="exit 1 if the table in FILE is stale; write nothing"
+    )
 
     replay = commands.add_parser(
         "replay",
@@ -162,6 +176,16 @@ def _cmd_report(args) -> int:
         repro_dir=args.repro_dir,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
+    if args.readme:
+        from parity.docs import write_section
+        from parity.report import render_markdown
+
+        try:
+            write_section(args.readme, "results", render_markdown(report))
+        except (OSError, ValueError) as error:
+            print(render_markdown(report))
+            raise UsageError(f"cannot update --readme {args.readme!r}: {error}") from None
+        print(f"wrote the results table into {args.readme}", file=sys.stderr)
     return _emit(report, args)
 
 
@@ -402,6 +426,27 @@ def _cmd_bench(args) -> int:
     return EXIT_PASS
 
 
+def _cmd_docs(args) -> int:
+    from parity.docs import blocks_table, read_section, write_section
+    from parity.specs import SPECS
+
+    table = blocks_table(SPECS.values())
+    try:
+        if args.check:
+            with open(args.readme, encoding="utf-8") as handle:
+                current = read_section(handle.read(), "blocks")
+            if current.strip() != table.strip():
+                print(f"{args.readme}: the blocks table is stale; run `parity docs`")
+                return EXIT_MISMATCH
+            print(f"{args.readme}: the blocks table is up to date")
+            return EXIT_PASS
+        changed = write_section(args.readme, "blocks", table)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot update {args.readme!r}: {error}") from None
+    print(f"{args.readme}: blocks table {'rewritten' if changed else 'already up to date'}")
+    return EXIT_PASS
+
+
 def _cmd_replay(args) -> int:
     import time
 
@@ -471,9 +516,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _cmd_check,
         "replay": _cmd_replay,
         "bench": _cmd_bench,
+        "docs": _cmd_docs,
     }
     try:
-        _load_frameworks(quiet=not args.verbose)
+        _load_frameworks(quiet=not args.verbose)  # the registry imports both frameworks
         return commands[args.command](args)
     except UsageError as error:
         print(f"parity {args.command}: error: {error}", file=sys.stderr)

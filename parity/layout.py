@@ -3,6 +3,8 @@
 * `image`: channels-first in torch (NCHW, or NCL / NCDHW), channels-last in Keras (NHWC...).
   Conversion moves axis 1 to the end (and back). Rank < 3 is an error, not a silent pass-through.
 * `sequence`: `(batch, tokens, features)` in both frameworks; no transposition.
+* `channels_last`: NHWC in both frameworks (torch modules written for channels-last input, such
+  as ViP or Outlook attention); no transposition, rank 4.
 * `plain`: any array used as-is in both (e.g. a `(batch, classes)` output).
 """
 
@@ -24,6 +26,8 @@ class Layout:
     channels_first_to_last: bool
     min_rank: int = 0
     exact_rank: int | None = None
+    torch_name: str = ""  # how reports spell the layout on each side ("NCHW", "NHWC", ...)
+    keras_name: str = ""
 
     def _check(self, array: np.ndarray, what: str) -> None:
         rank = np.ndim(array)
@@ -62,15 +66,19 @@ class Layout:
 
     def describe(self, framework: str) -> str:
         """The layout's short name as the given framework sees it ("NCHW", "NHWC", ...)."""
-        if not self.channels_first_to_last:
-            return self.name
-        return "NCHW" if framework == "torch" else "NHWC"
+        name = self.torch_name if framework == "torch" else self.keras_name
+        return name or self.name
 
 
 LAYOUTS: dict[str, Layout] = {
-    "image": Layout("image", channels_first_to_last=True, min_rank=3),
-    "sequence": Layout("sequence", channels_first_to_last=False, exact_rank=3),
-    "plain": Layout("plain", channels_first_to_last=False),
+    "image": Layout("image", True, min_rank=3, torch_name="NCHW", keras_name="NHWC"),
+    "sequence": Layout(
+        "sequence", False, exact_rank=3, torch_name="(B, N, C)", keras_name="(B, N, C)"
+    ),
+    "channels_last": Layout(
+        "channels_last", False, exact_rank=4, torch_name="NHWC", keras_name="NHWC"
+    ),
+    "plain": Layout("plain", False, torch_name="as is", keras_name="as is"),
 }
 
 

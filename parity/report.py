@@ -124,7 +124,7 @@ def run_report(
     summaries = []
     for spec in specs:
         summary = BlockSummary(spec.name)
-        work = [("smoke", case, seed) for case in spec.smoke_cases] if smoke else []
+        work = [("smoke", case, seed) for case in spec.fixed_cases] if smoke else []
         work += [("generated", case, s) for case, s in draw_cases(spec, examples, seed)]
         for kind, case, case_seed in work:
             for dtype in dtypes:

@@ -100,30 +100,96 @@ class TransferOverride:
 
 
 @dataclass(frozen=True)
+class CallSignature:
+    """How a block is called: its positional inputs (one array each, in order) and the keyword
+    inputs it accepts (masks, weights), by name. Generic tests read it instead of block names."""
+
+    positional: tuple[str, ...] = ("x",)
+    keyword: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.positional:
+            raise ValueError("A call signature needs at least one positional input. Received: ()")
+
+
+def expect(condition: object, message: str) -> None:
+    """Raise `AssertionError(message)` unless `condition` holds (quirk checks run under -O too)."""
+    if not condition:
+        raise AssertionError(message)
+
+
+@dataclass(frozen=True)
+class Quirk:
+    """An upstream behaviour the reference reproduces on purpose, with the check that proves it.
+
+    `check()` raises `AssertionError` when the reference (or the port, for a numeric quirk) no
+    longer behaves as upstream does; it runs in the generic quirk test.
+    """
+
+    name: str
+    reason: str
+    check: Callable[[], None]
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError(f"Quirk {self.name!r} needs a reason. Received: reason=''")
+
+
+@dataclass(frozen=True)
 class ModuleSpec:
-    """The declaration of one torch/Keras block pair (see module docstring)."""
+    """The declaration of one torch/Keras block pair (see module docstring).
+
+    Fixed cases have roles: `upstream_case` is upstream's own usage (README or `__main__`),
+    `asymmetric_case` has H != W != C and batch > 1, `smoke_cases` are further labelled cases
+    (quirks, boundaries).
+    """
 
     name: str
     torch_class: type
     keras_class: type
     layout: str
     cases: Callable[[], Any]  # () -> hypothesis SearchStrategy[Case]
-    smoke_cases: tuple[Case, ...]
+    upstream_case: Case
+    asymmetric_case: Case
+    smoke_cases: tuple[Case, ...] = ()
+    signature: CallSignature = field(default_factory=CallSignature)
     output_layout: str | None = None
     invalid_configs: tuple[InvalidConfig, ...] = ()
     known_deviations: tuple[KnownDeviation, ...] = ()
     transfer_overrides: Mapping[str, TransferOverride] = field(default_factory=dict)
+    quirks: tuple[Quirk, ...] = ()
     paper: str = ""
     deviations_from_upstream: str = "none"
 
     def __post_init__(self) -> None:
-        if not self.smoke_cases:
-            raise ValueError(f"Spec {self.name!r} needs at least one smoke case. Received: ()")
+        for role in ("upstream_case", "asymmetric_case"):
+            if not isinstance(getattr(self, role), Case):
+                raise ValueError(
+                    f"Spec {self.name!r} needs `{role}` (a Case). Received: {getattr(self, role)!r}"
+                )
+        for case in self.fixed_cases:
+            if len(case.input_shapes) != len(self.signature.positional):
+                raise ValueError(
+                    f"Spec {self.name!r}: case {case.describe()} has {len(case.input_shapes)} "
+                    f"input shapes but the call signature has {len(self.signature.positional)} "
+                    f"positional inputs {self.signature.positional}"
+                )
+            unknown = set(case.extra_inputs) - set(self.signature.keyword)
+            if unknown:
+                raise ValueError(
+                    f"Spec {self.name!r}: case {case.describe()} passes keyword inputs "
+                    f"{sorted(unknown)} not in the call signature {self.signature.keyword}"
+                )
         for key, override in self.transfer_overrides.items():
             if not override.reason.strip():
                 raise ValueError(
                     f"Transfer override for {key!r} in spec {self.name!r} needs a reason."
                 )
+
+    @property
+    def fixed_cases(self) -> tuple[Case, ...]:
+        """The upstream usage case, the asymmetric case, then the further smoke cases."""
+        return (self.upstream_case, self.asymmetric_case, *self.smoke_cases)
 
     @property
     def resolved_output_layout(self) -> str:

@@ -55,7 +55,7 @@ def test_both_sides_reject_the_same_invalid_configuration(spec, bad):
         inputs = [rng.standard_normal(shape).astype("float32") for shape in bad.input_shapes]
     else:
         x = rng.standard_normal(bad.input_shape).astype("float32")
-        inputs = [x] * (3 if spec.layout == "sequence" and spec.name != "ExternalAttention" else 1)
+        inputs = [x] * len(spec.signature.positional)
     torch_error, keras_error = _call_both(spec, bad.config, inputs)
     shapes = bad.input_shapes or bad.input_shape
     for side, error in (("torch", torch_error), ("keras", keras_error)):
@@ -64,7 +64,7 @@ def test_both_sides_reject_the_same_invalid_configuration(spec, bad):
 
 
 def _asymmetric(spec):
-    return next(c for c in spec.smoke_cases if c.label == "asymmetric")
+    return spec.asymmetric_case
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)

@@ -133,7 +133,8 @@ def test_report_exits_1_and_writes_repro_files_when_a_block_fails(tmp_path, monk
         keras_class=BrokenGatedConvBlock,
         layout="image",
         cases=lambda: st.just(case),
-        smoke_cases=(case,),
+        upstream_case=case,
+        asymmetric_case=case,
     )
     monkeypatch.setattr(parity.cli, "_lookup_specs", lambda names: [broken])
     code = main(["report", "--examples", "0", "--dtype", "float64", "--repro-dir", str(tmp_path)])

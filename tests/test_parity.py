@@ -25,7 +25,7 @@ def test_generated_case_matches_reference(spec, dtype, data):
     assert result.passed, result.message
 
 
-SMOKE = [(spec, case) for spec in SPECS for case in spec.smoke_cases]
+SMOKE = [(spec, case) for spec in SPECS for case in spec.fixed_cases]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

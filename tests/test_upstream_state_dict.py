@@ -1,5 +1,5 @@
-"""The references keep upstream's state_dict keys and shapes, as written in MODULES.md (an
-independent source: the upstream files), so an upstream checkpoint loads with strict=True."""
+"""The references keep upstream's state_dict keys and shapes (`tests/upstream_state_dicts.py`,
+written from the upstream files), so an upstream checkpoint loads with strict=True."""
 
 from __future__ import annotations
 
@@ -7,139 +7,31 @@ import pytest
 import torch
 
 import parity
-import reference_torch
+from tests.upstream_state_dicts import UPSTREAM
 
-
-def _bn(prefix: str, channels: int) -> dict:
-    shapes = {
-        f"{prefix}.{n}": (channels,) for n in ("weight", "bias", "running_mean", "running_var")
-    }
-    return {**shapes, f"{prefix}.num_batches_tracked": ()}
-
-
-def _linear(prefix: str, out: int, inp: int, bias: bool = True) -> dict:
-    return {f"{prefix}.weight": (out, inp), **({f"{prefix}.bias": (out,)} if bias else {})}
-
-
-def _conv(prefix: str, out: int, inp: int, k: int, bias: bool = True) -> dict:
-    return {f"{prefix}.weight": (out, inp, k, k), **({f"{prefix}.bias": (out,)} if bias else {})}
-
-
-def _attention(d_model: int, d_k: int, d_v: int, h: int) -> dict:
-    return {
-        **_linear("fc_q", h * d_k, d_model),
-        **_linear("fc_k", h * d_k, d_model),
-        **_linear("fc_v", h * d_v, d_model),
-        **_linear("fc_o", d_model, h * d_v),
-    }
-
-
-def _bam() -> dict:
-    m = 512 // 16
-    keys = {**_linear("ca.ca.fc0", m, 512), **_linear("ca.ca.last_fc", 512, m)}
-    for i in range(3):
-        keys |= _bn(f"ca.ca.bn{i}", m)
-        if i:
-            keys |= _linear(f"ca.ca.fc{i}", m, m)
-        keys |= _conv(f"sa.sa.conv_{i}", m, m, 3) | _bn(f"sa.sa.bn_{i}", m)
-    keys |= _conv("sa.sa.conv_reduce1", m, 512, 1) | _bn("sa.sa.bn_reduce1", m)
-    return keys | _conv("sa.sa.last_conv", 1, m, 1)
-
-
-def _sk() -> dict:
-    keys = _linear("fc", 64, 512)  # d = max(L=32, 512 // 8)
-    for i, k in enumerate((1, 3, 5, 7)):
-        keys |= _conv(f"convs.{i}.conv", 512, 512, k) | _bn(f"convs.{i}.bn", 512)
-        keys |= _linear(f"fcs.{i}", 512, 64)
-    return keys
-
-
-def _da() -> dict:
-    keys = {}
-    for branch in ("position_attention_module", "channel_attention_module"):
-        keys |= _conv(f"{branch}.cnn", 512, 512, 3)
-    for name in ("fc_q", "fc_k", "fc_v", "fc_o"):
-        keys |= _linear(f"position_attention_module.pa.{name}", 512, 512)
-    return keys | _linear("channel_attention_module.pa.fc_o", 49, 49)
-
-
-def _psa() -> dict:
-    keys = {}
-    for i in range(4):  # c' = 128, C // (S * r) = 16
-        keys |= _conv(f"convs.{i}", 128, 128, 2 * i + 3)
-        keys |= _conv(f"se_blocks.{i}.1", 16, 128, 1, bias=False)
-        keys |= _conv(f"se_blocks.{i}.3", 128, 16, 1, bias=False)
-    return keys
-
-
-def _emsa() -> dict:
-    keys = _attention(512, 512, 512, 8)
-    keys |= {"sr_conv.weight": (512, 1, 3, 3), "sr_conv.bias": (512,)}
-    keys |= {"sr_ln.weight": (512,), "sr_ln.bias": (512,)}
-    return keys | _conv("transform.conv", 8, 8, 1)
-
-
-def _muse() -> dict:
-    keys = _attention(512, 512, 512, 8) | {"dy_paras": (3,)}
-    for k in (1, 3, 5):
-        keys |= {
-            f"conv{k}.pointwise_conv.weight": (512, 4096, 1),
-            f"conv{k}.pointwise_conv.bias": (512,),
-        }
-        if k > 1:
-            keys |= {
-                f"conv{k}.depth_conv.weight": (4096, 1, k),
-                f"conv{k}.depth_conv.bias": (4096,),
-            }
-    return keys
-
-
-UPSTREAM = {
-    "SEAttention": ({"channel": 512, "reduction": 8}, _linear("fc.0", 64, 512, False) | _linear("fc.2", 512, 64, False)),
-    "SKAttention": ({"channel": 512, "reduction": 8}, _sk()),
-    "CBAMBlock": (
-        {"channel": 512, "reduction": 16, "kernel_size": 7},
-        _conv("ca.se.0", 32, 512, 1, False) | _conv("ca.se.2", 512, 32, 1, False) | _conv("sa.conv", 1, 2, 7),
-    ),
-    "BAMBlock": ({"channel": 512, "reduction": 16, "dia_val": 2}, _bam()),
-    "ECAAttention": ({"kernel_size": 3}, {"conv.weight": (1, 1, 3), "conv.bias": (1,)}),
-    "DAModule": ({"d_model": 512, "kernel_size": 3, "H": 7, "W": 7}, _da()),
-    "PSA": ({"channel": 512, "reduction": 8}, _psa()),
-    "EMSA": (
-        {"d_model": 512, "d_k": 512, "d_v": 512, "h": 8, "H": 8, "W": 8, "ratio": 2, "apply_transform": True},
-        _emsa(),
-    ),
-    "ShuffleAttention": (
-        {"channel": 512, "G": 8},
-        {f"{n}": (1, 32, 1, 1) for n in ("cweight", "cbias", "sweight", "sbias")}
-        | {"gn.weight": (32,), "gn.bias": (32,)},
-    ),
-    "MUSEAttention": ({"d_model": 512, "d_k": 512, "d_v": 512, "h": 8}, _muse()),
-    "SpatialGroupEnhance": ({"groups": 8}, {"weight": (1, 8, 1, 1), "bias": (1, 8, 1, 1)}),
-    "ResidualAttention": ({"channel": 512, "num_class": 1000, "la": 0.2}, {"fc.weight": (1000, 512, 1, 1)}),
-    "ExternalAttention": ({"d_model": 512, "S": 8}, {"mk.weight": (8, 512), "mv.weight": (512, 8)}),
-    "ScaledDotProductAttention": ({"d_model": 512, "d_k": 512, "d_v": 512, "h": 8}, _attention(512, 512, 512, 8)),
-    "SimplifiedScaledDotProductAttention": ({"d_model": 512, "h": 8}, _linear("fc_o", 512, 512)),
-}  # fmt: skip
+ENTRIES = [
+    (name, config, expected)
+    for name, entry in sorted(UPSTREAM.items())
+    for config, expected in (entry if isinstance(entry, list) else [entry])
+]
+IDS = [f"{name}-{i}" for i, (name, _, _) in enumerate(ENTRIES)]
 
 
 def test_every_block_has_an_upstream_state_dict_entry():
     assert sorted(UPSTREAM) == sorted(parity.SPECS)
 
 
-@pytest.mark.parametrize("name", sorted(UPSTREAM))
-def test_state_dict_keys_and_shapes_match_upstream(name):
-    config, expected = UPSTREAM[name]
-    module = getattr(reference_torch, name)(**config)
+@pytest.mark.parametrize(("name", "config", "expected"), ENTRIES, ids=IDS)
+def test_state_dict_keys_and_shapes_match_upstream(name, config, expected):
+    module = parity.SPECS[name].torch_class(**config)
     actual = {key: tuple(tensor.shape) for key, tensor in module.state_dict().items()}
     assert actual == expected
 
 
-@pytest.mark.parametrize("name", sorted(UPSTREAM))
-def test_an_upstream_shaped_checkpoint_loads_strictly(name):
-    config, expected = UPSTREAM[name]
+@pytest.mark.parametrize(("name", "config", "expected"), ENTRIES, ids=IDS)
+def test_an_upstream_shaped_checkpoint_loads_strictly(name, config, expected):
     checkpoint = {key: torch.zeros(shape) for key, shape in expected.items()}
     for key in checkpoint:
         if key.endswith("num_batches_tracked"):
             checkpoint[key] = torch.tensor(0)
-    getattr(reference_torch, name)(**config).load_state_dict(checkpoint, strict=True)
+    parity.SPECS[name].torch_class(**config).load_state_dict(checkpoint, strict=True)

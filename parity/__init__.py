@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from parity.api import assert_parity, compare
 from parity.compare import ParityResult
+from parity.converters import Converter, TensorMap
 from parity.errors import LayoutError, ModuleCallError, ParityError, WeightTransferError
-from parity.runner import run_case
+from parity.name_map import Split
+from parity.runner import dtype_policy, run_case
 from parity.spec import (
     CallSignature,
     Case,
@@ -33,6 +35,7 @@ __all__ = [
     "SPECS",
     "CallSignature",
     "Case",
+    "Converter",
     "ExtraInput",
     "InvalidConfig",
     "KnownDeviation",
@@ -42,11 +45,14 @@ __all__ = [
     "ParityError",
     "ParityResult",
     "Quirk",
+    "Split",
+    "TensorMap",
     "Tolerance",
     "TransferReport",
     "WeightTransferError",
     "assert_parity",
     "compare",
+    "dtype_policy",
     "run_case",
     "transfer_weights",
 ]

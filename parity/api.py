@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from parity.compare import ParityResult
+from parity.converters import Converter
 from parity.errors import ParityError
 from parity.layout import Layout
 from parity.runner import Comparison, build_comparison, run_comparison
@@ -30,6 +31,9 @@ def comparison_from_options(
     training: bool = False,
     overrides: Mapping[str, Any] | None = None,
     name: str | None = None,
+    converters: Sequence[Converter] = (),
+    name_map: Mapping[str, Any] | None = None,
+    allow: Any = None,
     **extra: Any,
 ) -> Comparison:
     """The validated `Comparison` for `compare`'s keyword arguments (`extra`: further
@@ -52,6 +56,9 @@ def comparison_from_options(
         training=training,
         overrides=overrides,
         name=name or type(torch_module).__name__,
+        converters=converters,
+        name_map=name_map,
+        allow=allow,
         **extra,
     )
 
@@ -71,6 +78,9 @@ def compare(
     training: bool = False,
     overrides: Mapping[str, Any] | None = None,
     name: str | None = None,
+    converters: Sequence[Converter] = (),
+    name_map: Mapping[str, Any] | None = None,
+    allow: Any = None,
 ) -> ParityResult:
     """Compare a torch module with its Keras port on `inputs` (numpy, torch layout).
 
@@ -81,6 +91,11 @@ def compare(
     `result.verdict` (`"pass"`, `"mismatch"`, `"inconclusive"`) and `result.message`. Raises
     `ValueError` (`LayoutError`, `WeightTransferError`) for bad arguments, and `ModuleCallError`
     when a module under test raises.
+
+    Third-party code: `converters=[parity.Converter(...)]` for the user's own layer types;
+    `name_map={"torch.path": "keras.path" | parity.Split([...])}` where names differ;
+    `allow={"act": (1e-8, "why")}` declares one sub-layer's known deviation (see
+    `parity.deviations`).
     """
     return run_comparison(
         comparison_from_options(
@@ -98,6 +113,9 @@ def compare(
             training=training,
             overrides=overrides,
             name=name,
+            converters=converters,
+            name_map=name_map,
+            allow=allow,
         )
     )
 

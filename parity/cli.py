@@ -37,15 +37,25 @@ def _dtypes(text: str) -> tuple[str, ...]:
     return dtypes
 
 
-def _shape(text: str) -> tuple[int, ...]:
+def _shape(text: str) -> tuple[int | str, ...]:
+    from parity.fuzz import parse_shape
+
+    parts = [part.strip() for part in text.split(",")]
+    if any(part.lstrip("-").isdigit() and int(part) < 1 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected positive sizes; received {text!r}")
     try:
-        shape = tuple(int(part) for part in text.split(","))
+        return parse_shape(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers such as 2,64,14,14; received {text!r}"
+            f"expected comma-separated positive integers (or size names such as H) like "
+            f"2,64,14,14; received {text!r}"
         ) from None
-    if not shape or any(d < 1 for d in shape):
-        raise argparse.ArgumentTypeError(f"expected positive sizes; received {text!r}")
+
+
+def _concrete_shape(text: str) -> tuple[int, ...]:
+    shape = _shape(text)
+    if any(isinstance(d, str) for d in shape):
+        raise argparse.ArgumentTypeError(f"expected concrete sizes; received {text!r}")
     return shape
 
 
@@ -98,17 +108,39 @@ def _parser() -> argparse.ArgumentParser:
         "keras", nargs="?", default=None, help="Keras import path (with a torch one)"
     )
     check.add_argument("--init", default="{}", help="constructor arguments as JSON (both sides)")
+    check.add_argument("--torch-init", default="{}", metavar="JSON",
+                       help='torch-only constructor arguments (a class: {"import": "torch.nn:LayerNorm"})')  # fmt: skip
+    check.add_argument("--keras-init", default="{}", metavar="JSON",
+                       help="Keras-only constructor arguments")  # fmt: skip
     check.add_argument("--input-shape", type=_shape, action="append", required=True,
-                       help="an input's shape in the torch layout; repeat per positional input")  # fmt: skip
-    check.add_argument("--layout", default=None, help="image|sequence|plain, or one per input a,b")
+                       help="an input's shape in the torch layout, sizes or names (B,16,H,W); "
+                       "repeat per positional input")  # fmt: skip
+    check.add_argument("--dim", action="append", default=[], metavar="NAME=LOW:HIGH",
+                       help="the range of a named size in --input-shape (fuzzed by hypothesis)")  # fmt: skip
+    check.add_argument("--init-range", action="append", default=[], metavar="NAME=V1,V2,...",
+                       help="values of a constructor argument to fuzz (both sides)")  # fmt: skip
+    check.add_argument("--no-variants", action="store_true",
+                       help="check only the given shape (no batch/H!=W/odd/scale variants)")  # fmt: skip
+    check.add_argument(
+        "--layout", default=None, help="image|sequence|channels_last|plain, or one per input a,b"
+    )
     check.add_argument(
         "--output-layout", default=None, help="layout of the outputs (default: --layout)"
     )
     check.add_argument("--extra", action="append", default=[], help="NAME=mask|float:SHAPE")
     check.add_argument("--shared-input", action="store_true", help="feed one array to all inputs")
     check.add_argument("--dtype", type=_dtypes, default=("float32", "float64"))
-    check.add_argument("--examples", type=int, default=1, help="seeds to try (seed, seed+1, ...)")
+    check.add_argument("--examples", type=int, default=None,
+                       help="seeds per case (default 1), or drawn cases when fuzzing (default 20)")  # fmt: skip
     check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--rtol", type=float, default=None, help="with --atol: the tolerance")
+    check.add_argument("--atol", type=float, default=None, help="with --rtol (x output RMS)")
+    check.add_argument("--allow", action="append", default=[], metavar="PATH=TOL[:REASON]",
+                       help="a sub-layer's known deviation, e.g. act=1e-8:'TF float64 erf GELU'")  # fmt: skip
+    check.add_argument("--converters", action="append", default=[], metavar="MODULE:NAME",
+                       help="a parity.Converter (or a list of them) for your own layer types")  # fmt: skip
+    check.add_argument("--name-map", default=None, metavar="FILE|JSON",
+                       help="torch module path -> Keras attribute path, a JSON file or inline JSON")  # fmt: skip
     check.add_argument("--torch-weights", default=None,
                        help="a .safetensors or torch state-dict file (loaded weights_only)")  # fmt: skip
     _add_output_options(check)
@@ -233,21 +265,81 @@ def _parse_extra(text: str):
     if kind not in ("mask", "float"):
         raise UsageError(f"--extra kind must be mask or float; received {kind!r} in {text!r}")
     try:
-        return name, ExtraInput(kind, _shape(shape))
+        return name, ExtraInput(kind, _concrete_shape(shape))
     except argparse.ArgumentTypeError as error:
         raise UsageError(f"--extra {text!r}: {error}") from None
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str, flag: str = "--init") -> dict:
     try:
         config = json.loads(text)
     except json.JSONDecodeError as error:
         raise UsageError(
-            f"--init is not valid JSON ({error.msg} at column {error.colno})"
+            f"{flag} is not valid JSON ({error.msg} at column {error.colno})"
         ) from None
     if not isinstance(config, dict):
-        raise UsageError(f"--init must be a JSON object; received {text!r}")
+        raise UsageError(f"{flag} must be a JSON object; received {text!r}")
     return config
+
+
+def _name_map(text: str | None) -> dict | None:
+    """--name-map: a JSON file's path, or inline JSON."""
+    if text is None:
+        return None
+    from pathlib import Path
+
+    from parity.name_map import parse_name_map
+
+    source = text
+    if not text.lstrip().startswith("{"):
+        path = Path(text)
+        if not path.is_file():
+            raise UsageError(f"--name-map: no such file {text!r} (or give inline JSON)")
+        source = path.read_text(encoding="utf-8")
+    mapping = _json_object(source, "--name-map")
+    try:
+        return parse_name_map(mapping)
+    except ValueError as error:
+        raise UsageError(f"--name-map: {error}") from None
+
+
+def _converters(paths: Sequence[str]) -> tuple:
+    from parity.converters import Converter
+    from parity.repro import _import_object
+
+    found = []
+    for path in paths:
+        try:
+            value = _import_object(path, None)
+        except ValueError as error:
+            raise UsageError(f"--converters: {error}") from None
+        values = list(value) if isinstance(value, list | tuple) else [value]
+        bad = [type(v).__name__ for v in values if not isinstance(v, Converter)]
+        if bad:
+            raise UsageError(
+                f"--converters {path!r} must name a parity.Converter or a list of them; "
+                f"received {', '.join(bad)}"
+            )
+        found += values
+    return tuple(found)
+
+
+def _allowances(texts: Sequence[str]) -> dict:
+    allowed = {}
+    for text in texts:
+        path, sep, rest = text.partition("=")
+        tolerance, _, reason = rest.partition(":")
+        try:
+            value = float(tolerance)
+        except ValueError:
+            value = -1.0
+        if not sep or not path.strip() or value < 0:
+            raise UsageError(
+                f"--allow expects PATH=TOLERANCE[:REASON] such as act=1e-8:'TF erf GELU'; "
+                f"received {text!r}"
+            )
+        allowed[path.strip()] = (value, reason.strip() or "declared on the command line")
+    return allowed
 
 
 def _first_line(error: BaseException) -> str:
@@ -279,7 +371,12 @@ def _check_sizes(case) -> None:
 
 
 def _construct(name: str, cls, config: dict, **extra):
+    from parity.runner import dtype_policy
+
     try:
+        if "dtype" in extra:  # sub-layers the port does not pass `dtype` to get it too
+            with dtype_policy(extra["dtype"]):
+                return cls(**config, **extra)
         return cls(**config, **extra)
     except Exception as error:
         raise UsageError(
@@ -288,27 +385,56 @@ def _construct(name: str, cls, config: dict, **extra):
 
 
 def _cmd_check(args) -> int:
-    import time
-
     import keras
     import torch
 
+    from parity.check import CheckOptions, ConstructionError, PairSource, check_pair
     from parity.errors import ModuleCallError, WeightTransferError
+    from parity.fuzz import parse_dim, parse_init_range, symbols
     from parity.layout import resolve_layouts
-    from parity.report import BlockSummary, Report, outcome_from_result
-    from parity.runner import case_comparison, reproduce_command, run_comparison
+    from parity.report import BlockSummary, Report
+    from parity.repro import resolve_imports
+    from parity.runner import reproduce_command
     from parity.spec import Case
 
-    config = _json_object(args.init)
-    if args.examples < 1:
-        raise UsageError(f"--examples must be >= 1; received {args.examples}")
-    case = Case(
-        config=config,
-        input_shapes=tuple(args.input_shape),
-        extra_inputs=dict(_parse_extra(e) for e in args.extra),
-        shared_input=args.shared_input,
-    )
-    _check_sizes(case)
+    init = _json_object(args.init)
+    try:
+        torch_init = resolve_imports(_json_object(args.torch_init, "--torch-init"))
+        keras_init = resolve_imports(_json_object(args.keras_init, "--keras-init"))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if (args.rtol is None) != (args.atol is None):
+        raise UsageError("--rtol and --atol go together (or neither)")
+    try:
+        dims = {name: (low, high) for name, low, high in map(parse_dim, args.dim)}
+        init_ranges = dict(map(parse_init_range, args.init_range))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    shapes = [tuple(s) for s in args.input_shape]
+    fuzzing = bool(symbols(shapes) or init_ranges)
+    unused = sorted(set(dims) - set(symbols(shapes)))
+    if unused:
+        raise UsageError(f"--dim {unused[0]} names no size in --input-shape {shapes}")
+    missing = [name for name in symbols(shapes) if name not in dims]
+    if missing:
+        raise UsageError(
+            f"size {missing[0]!r} in --input-shape has no range: add --dim {missing[0]}=LOW:HIGH"
+        )
+    examples = args.examples if args.examples is not None else (20 if fuzzing else 1)
+    if examples < 1:
+        raise UsageError(f"--examples must be >= 1; received {examples}")
+    extras = dict(_parse_extra(e) for e in args.extra)
+    if not fuzzing:
+        _check_sizes(Case(config={}, input_shapes=tuple(shapes), extra_inputs=extras))
+    else:
+        largest = {name: high for name, (_, high) in dims.items()}
+        from parity.fuzz import concrete
+
+        _check_sizes(
+            Case(config={}, input_shapes=tuple(concrete(shapes, largest)), extra_inputs=extras)
+        )
+    comparison_options: dict = {}
+    reproduce = None
     if args.keras is None:
         if ":" in args.target:
             raise UsageError(
@@ -319,7 +445,10 @@ def _cmd_check(args) -> int:
         name, torch_class, keras_class = spec.name, spec.torch_class, spec.keras_class
         layout = args.layout or spec.layout
         output_layout = args.output_layout or (args.layout or spec.resolved_output_layout)
-        overrides = spec.transfer_overrides
+        comparison_options["overrides"] = spec.transfer_overrides
+
+        def reproduce(case, seed, dtype):
+            return reproduce_command(spec, case, seed, dtype)
     else:
         from parity.repro import import_class
 
@@ -331,13 +460,15 @@ def _cmd_check(args) -> int:
         name = torch_class.__name__
         layout = args.layout or "image"
         output_layout = args.output_layout or layout
-        overrides = None
     layouts = layout.split(",") if "," in layout else layout
     out_layouts = output_layout.split(",") if "," in output_layout else output_layout
     try:
-        resolve_layouts(layouts, len(case.input_shapes))
+        resolve_layouts(layouts, len(shapes))
     except ValueError as error:
         raise UsageError(_first_line(error)) from None
+    comparison_options["converters"] = _converters(args.converters)
+    comparison_options["name_map"] = _name_map(args.name_map)
+    comparison_options["allow"] = _allowances(args.allow)
 
     state = None
     if args.torch_weights:
@@ -347,73 +478,61 @@ def _cmd_check(args) -> int:
             state = load_state_dict(args.torch_weights)
         except ValueError as error:
             raise UsageError(_first_line(error)) from None
-
-    summary = BlockSummary(name)
-    for dtype in args.dtype:
-        for seed in range(args.seed, args.seed + args.examples):
-            began = time.perf_counter()
-            torch_module = _construct(name, torch_class, config)
-            keras_layer = _construct(name, keras_class, config, dtype=dtype)
-            if state is not None:
-                from parity.checkpoint import load_into
-
-                try:
-                    load_into(
-                        torch_module,
-                        {k: v.to(getattr(torch, dtype)) for k, v in state.items()},
-                    )
-                except ValueError as error:
-                    raise UsageError(_first_line(error)) from None
-            try:
-                comparison = case_comparison(
-                    torch_module,
-                    keras_layer,
-                    case,
-                    dtype=dtype,
-                    seed=seed,
-                    layout=layouts,
-                    output_layout=out_layouts,
-                    name=name,
-                    randomize=state is None,
-                    overrides=overrides,
-                    reproduce=reproduce_command(spec, case, seed, dtype)
-                    if args.keras is None
-                    else None,
-                    repro_dir=args.repro_dir,
-                )
-                result = run_comparison(comparison)
-            except WeightTransferError as error:
-                raise UsageError(str(error)) from None  # every key, with its fix
-            except ModuleCallError as error:
-                shapes = " ".join(",".join(map(str, s)) for s in case.input_shapes)
-                raise UsageError(
-                    f"{name} rejected the input (shapes {shapes}, {dtype}): {_first_line(error)}"
-                ) from None
-            except MemoryError:
-                raise UsageError(
-                    f"out of memory running {name} on input shapes "
-                    + " ".join(",".join(map(str, s)) for s in case.input_shapes)
-                ) from None
-            except ValueError as error:
-                shapes = " ".join(",".join(map(str, s)) for s in case.input_shapes)
-                raise UsageError(
-                    f"{name} rejected the input (shapes {shapes}, {dtype}): {_first_line(error)}"
-                ) from None
-            summary.outcomes.append(
-                outcome_from_result(
-                    name, "check", case.describe(), result, time.perf_counter() - began
-                )
-            )
-            if not result.passed and result.context.get("reproduce"):
-                print(f"replay: {result.context['reproduce']}", file=sys.stderr)
+    source = PairSource(torch_class, keras_class, init, torch_init, keras_init, name, state)
+    options = CheckOptions(
+        input_shapes=shapes,
+        layout=layouts,
+        output_layout=out_layouts,
+        extras=extras,
+        shared_input=args.shared_input,
+        dtypes=args.dtype,
+        examples=examples,
+        seed=args.seed,
+        variants=not args.no_variants,
+        dims=dims,
+        init_ranges=init_ranges,
+        rtol=args.rtol,
+        atol=args.atol,
+        comparison=comparison_options,
+        repro_dir=args.repro_dir,
+        reproduce=reproduce,
+    )
+    shown = " ".join(",".join(map(str, s)) for s in shapes)
+    try:
+        outcomes = check_pair(source, options)
+    except ConstructionError as error:
+        raise UsageError(str(error)) from None
+    except WeightTransferError as error:
+        raise UsageError(str(error)) from None  # every key, with its fix
+    except ModuleCallError as error:
+        raise UsageError(f"{name} rejected the input (shapes {shown}, {args.dtype[0]}): "
+                         f"{_first_line(error)}") from None  # fmt: skip
+    except MemoryError:
+        raise UsageError(f"out of memory running {name} on input shapes {shown}") from None
+    except ValueError as error:
+        raise UsageError(
+            f"{name} rejected the input (shapes {shown}): {_first_line(error)}"
+        ) from None
+    summary = BlockSummary(name, outcomes)
+    for outcome in outcomes:
+        if not outcome.passed and outcome.reproduce:
+            print(f"replay: {outcome.reproduce}", file=sys.stderr)
     from parity.environment import fingerprint
 
-    report = Report([summary], tuple(args.dtype), args.examples, args.seed, 0.0, fingerprint())
-    report.seconds = sum(o.seconds for o in summary.outcomes)
-    report.note = (
-        f"{args.examples} seed(s) from {args.seed} x {len(args.dtype)} dtype(s) on input shapes "
-        + " ".join(",".join(map(str, s)) for s in case.input_shapes)
-    )
+    report = Report([summary], tuple(args.dtype), examples, args.seed, 0.0, fingerprint())
+    report.seconds = sum(o.seconds for o in outcomes)
+    if fuzzing:
+        report.note = (
+            f"{examples} hypothesis-drawn case(s) per dtype on input shapes {shown}"
+            + "".join(f", {n}={lo}:{hi}" for n, (lo, hi) in dims.items())
+            + "".join(f", {n} in {v}" for n, v in init_ranges.items())
+        )
+    else:
+        variants = len({o.case for o in outcomes}) - 1
+        report.note = (
+            f"{examples} seed(s) from {args.seed} x {len(args.dtype)} dtype(s) on input shapes "
+            f"{shown}" + (f" and {variants} derived variant(s)" if variants > 0 else "")
+        )
     return _emit(report, args)
 
 

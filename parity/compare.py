@@ -39,6 +39,7 @@ class ParityResult:
     inconclusive: str = ""  # why nothing could be decided (then `passed` is False too)
     notes: list[str] = field(default_factory=list)  # facts that qualify the verdict
     nonfinite_agreed: int = 0  # elements non-finite on both sides at the same place
+    allowed: list[str] = field(default_factory=list)  # declared deviations that excused it
     audit: list[str] = field(default_factory=list)
     first_divergence: str | None = None
     localization: list = field(default_factory=list)  # parity.localize.LocalizationRow, in order

@@ -139,7 +139,7 @@ def tolerance_used(outcome: CaseOutcome) -> float | None:
 
 def cell_verdict(outcomes: Iterable[CaseOutcome]) -> CellVerdict:
     """Summarise the outcomes of one block, dtype and case group into one matrix cell."""
-    outcomes = list(outcomes)
+    outcomes = [o for o in outcomes if o.verdict != "not applicable"]
     passed = sum(o.passed for o in outcomes)
     relatives = [o.max_rel for o in outcomes if o.max_rel is not None]
     worst = max(relatives) if relatives else None
@@ -217,7 +217,9 @@ def _cell_html(block_index: int, block: BlockSummary, dtype: str, kind: str) -> 
         f'<span class="count">{verdict.passed}/{verdict.total} passed</span>'
         + (f'<span class="used">{html.escape(used)}</span>' if used else "")
     )
-    first_failed = next((i for i, o in indexed if not o.passed), None)
+    first_failed = next(
+        (i for i, o in indexed if not o.passed and o.verdict != "not applicable"), None
+    )
     if first_failed is not None:
         body = f'<a href="#{_failure_anchor(block_index, first_failed)}">{body}</a>'
     return f'<td class="{verdict.css_class}" title="{html.escape(title)}">{body}</td>'
@@ -316,7 +318,7 @@ def _failures_html(report: Report) -> list[str]:
     out = []
     for block_index, block in enumerate(report.blocks):
         for outcome_index, outcome in enumerate(block.outcomes):
-            if outcome.passed:
+            if outcome.passed or outcome.verdict == "not applicable":
                 continue
             used = tolerance_used(outcome)
             facts = [
@@ -359,7 +361,7 @@ def render_html(report: Report) -> str:
     """
     passing = sum(b.passed for b in report.blocks)
     total = len(report.blocks)
-    failures = sum(not o.passed for b in report.blocks for o in b.outcomes)
+    failures = sum(not o.passed for b in report.blocks for o in b.decided)
     verdict = (
         '<span class="verdict verdict-pass">all pass</span>'
         if report.passed
@@ -413,7 +415,7 @@ def render_junit(report: Report) -> str:
     root = ET.Element("testsuites", name="parity")
     total_tests = total_failures = 0
     for block in report.blocks:
-        failures = sum(not o.passed for o in block.outcomes)
+        failures = sum(not o.passed for o in block.decided)
         suite = ET.SubElement(
             root,
             "testsuite",
@@ -438,7 +440,10 @@ def render_junit(report: Report) -> str:
                 classname=_xml_text(f"parity.{outcome.block}"),
                 time=f"{outcome.seconds:.3f}",
             )
-            if not outcome.passed:
+            if outcome.verdict == "not applicable":
+                skipped = ET.SubElement(testcase, "skipped")
+                skipped.set("message", _xml_text(outcome.message.splitlines()[0]))
+            elif not outcome.passed:
                 message = outcome.message or "parity failure (no message)"
                 failure = ET.SubElement(
                     testcase,

@@ -29,7 +29,7 @@ import numpy as np
 from parity.compare import compare_arrays
 from parity.layout import get_layout
 from parity.tolerance import Tolerance
-from parity.weights import resolve_keras_path
+from parity.weights import resolve_mapped
 
 
 @dataclass
@@ -46,6 +46,7 @@ class LocalizationRow:
     note: str = ""
     propagated_passed: bool | None = None
     local_passed: bool | None = None
+    keras_path: str = ""  # where the Keras sub-layer is, when a name map put it elsewhere
 
     @property
     def depth(self) -> int:
@@ -134,20 +135,73 @@ def to_keras_like(torch_array: np.ndarray, keras_shape: Sequence[int], channels_
         squeezed = tuple(d for d in candidate.shape if d != 1)
         if squeezed == tuple(d for d in keras_shape if d != 1):
             return candidate.reshape(keras_shape)
+    # A port that flattens the pixels into tokens: (B, H, W, C) <-> (B, H*W, C), same batch and
+    # channel axes, the positions in row-major order.
+    for candidate in order:
+        if (
+            candidate is not None
+            and candidate.ndim != len(keras_shape)
+            and candidate.size == int(np.prod(keras_shape))
+            and candidate.shape[:1] == keras_shape[:1]
+            and candidate.shape[-1:] == keras_shape[-1:]
+        ):
+            return candidate.reshape(keras_shape)
     return None
 
 
-def aligned_pairs(torch_module, keras_layer) -> list[tuple[str, Any, Any]]:
-    """Every torch sub-module (root excluded) with a Keras layer at the same attribute path."""
-    import keras
+@dataclass(frozen=True)
+class AlignedPair:
+    """A torch sub-module and the Keras layer it is compared with. `part` is `(start, stop,
+    axis)` when the Keras layer computes only a slice of the torch output (a name-map `Split`)."""
 
+    row: str
+    torch_path: str
+    module: Any
+    target: Any
+    part: tuple[int, int, int] | None = None
+    keras_path: str = ""
+
+
+def aligned_pairs(torch_module, keras_layer, name_map=None) -> list[AlignedPair]:
+    """Every torch sub-module (root excluded) with a Keras layer at its (mapped) path."""
+    import keras
+    import torch
+
+    from parity.name_map import Split, map_path, parse_name_map
+
+    name_map = parse_name_map(name_map)
     pairs = []
     for path, module in torch_module.named_modules():
         if not path:
             continue
-        target = resolve_keras_path(keras_layer, path)
+        target = resolve_mapped(keras_layer, path, name_map)
         if isinstance(target, keras.layers.Layer):
-            pairs.append((path, module, target))
+            keras_path = map_path(name_map, path)
+            pairs.append(AlignedPair(path, path, module, target, keras_path=keras_path))
+        elif isinstance(target, list):
+            split = map_path(name_map, path)
+            weight = getattr(module, "weight", None)
+            if not isinstance(split, Split) or weight is None:
+                continue
+            try:
+                bounds = split.bounds(int(weight.shape[split.axis]))
+            except ValueError:
+                continue
+            # The split output axis: features last for a Linear, channels (axis 1) otherwise.
+            axis = -1 if isinstance(module, torch.nn.Linear) else 1
+            for index, (part_target, (start, stop)) in enumerate(zip(target, bounds, strict=True)):
+                if isinstance(part_target, keras.layers.Layer):
+                    row = f"{path}[{index}]"
+                    pairs.append(
+                        AlignedPair(
+                            row,
+                            path,
+                            module,
+                            part_target,
+                            (start, stop, axis),
+                            keras_path=split.paths[index],
+                        )
+                    )
     return pairs
 
 
@@ -162,6 +216,7 @@ def localize(
     dtype: str,
     layout: str = "image",
     reference_outputs: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
+    name_map: Mapping[str, Any] | None = None,
 ) -> Localization:
     """Run both sides once more with capture on, and compare every aligned sub-layer.
 
@@ -171,10 +226,13 @@ def localize(
     import torch
 
     channels_last = get_layout(layout).channels_first_to_last if isinstance(layout, str) else True
-    pairs = aligned_pairs(torch_module, keras_layer)
-    torch_calls: dict[str, list[_Call]] = {path: [] for path, _, _ in pairs}
-    keras_calls: dict[str, list[_Call]] = {path: [] for path, _, _ in pairs}
-    order: list[str] = []
+    pairs = aligned_pairs(torch_module, keras_layer, name_map)
+    torch_calls: dict[str, list[_Call]] = {pair.torch_path: [] for pair in pairs}
+    keras_calls: dict[str, list[_Call]] = {pair.row: [] for pair in pairs}
+    rows_of: dict[str, list[AlignedPair]] = {}
+    for pair in pairs:
+        rows_of.setdefault(pair.torch_path, []).append(pair)
+    order: list[AlignedPair] = []
     handles = []
     originals = []
     plain = get_layout("plain")
@@ -182,55 +240,52 @@ def localize(
     def torch_hook(path):
         def hook(module, args, output):
             torch_calls[path].append(_Call(_torch_copy(tuple(args)), {}, _torch_copy(output)))
-            if path not in order:
-                order.append(path)
+            for pair in rows_of[path]:
+                if pair not in order:
+                    order.append(pair)
 
         return hook
 
     capturing = {"on": True}
-    for path, module, target in pairs:
-        handles.append(module.register_forward_hook(torch_hook(path)))
-        original = target.call
+    for path in rows_of:
+        handles.append(rows_of[path][0].module.register_forward_hook(torch_hook(path)))
+    for pair in pairs:
+        original = pair.target.call
 
-        def wrapped(*args, _path=path, _original=original, **kwargs):
+        def wrapped(*args, _row=pair.row, _original=original, **kwargs):
             output = _original(*args, **kwargs)
             if capturing["on"]:
-                keras_calls[_path].append(_Call(_keras_copy(args), kwargs, _keras_copy(output)))
+                keras_calls[_row].append(_Call(_keras_copy(args), kwargs, _keras_copy(output)))
             return output
 
         functools.update_wrapper(wrapped, original)
-        originals.append((target, "call" in vars(target), vars(target).get("call")))
-        target.call = wrapped
+        originals.append((pair.target, "call" in vars(pair.target), vars(pair.target).get("call")))
+        pair.target.call = wrapped
     try:
         with torch.no_grad():
             torch_final = torch_module(*torch_inputs, **torch_kwargs)
         keras_final = keras_layer(*keras_inputs, **keras_kwargs, training=False)
         capturing["on"] = False
-        rows = []
-        for path in order:
-            module = torch_module.get_submodule(path)
-            target = resolve_keras_path(keras_layer, path)
-            rows.append(
-                _compare_sub_layer(
-                    path,
-                    module,
-                    target,
-                    torch_calls[path],
-                    keras_calls[path],
-                    tolerance,
-                    dtype,
-                    channels_last,
-                    plain,
-                )
+        rows = [
+            _compare_sub_layer(
+                pair,
+                torch_calls[pair.torch_path],
+                keras_calls[pair.row],
+                tolerance,
+                dtype,
+                channels_last,
+                plain,
             )
+            for pair in order
+        ]
     finally:
         for handle in handles:
             handle.remove()
-        for target, had_own, previous in originals:
+        for target, had_own, previous in reversed(originals):
             if had_own:
                 target.call = previous
             else:
-                del target.call
+                target.__dict__.pop("call", None)
     if reference_outputs is not None:
         stale = [
             side
@@ -281,16 +336,27 @@ def _differs(reference: Sequence[np.ndarray], outputs) -> bool:
     return False
 
 
+def _slice_part(array: np.ndarray, part: tuple[int, int, int] | None) -> np.ndarray:
+    if part is None:
+        return array
+    start, stop, axis = part
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(start, stop)
+    return array[tuple(index)]
+
+
 def _compare_sub_layer(
-    path, module, target, torch_calls, keras_calls, tolerance, dtype, channels_last, plain
+    pair: AlignedPair, torch_calls, keras_calls, tolerance, dtype, channels_last, plain
 ) -> LocalizationRow:
+    target = pair.target
     row = LocalizationRow(
-        path=path,
-        torch_type=type(module).__name__,
+        path=pair.row,
+        torch_type=type(pair.module).__name__,
         keras_type=type(target).__name__,
         propagated_max_rel=None,
         local_max_rel=None,
         passed=True,
+        keras_path=pair.keras_path if pair.keras_path != pair.torch_path else "",
     )
     if not keras_calls:
         row.note = "not called on the Keras side"
@@ -304,6 +370,8 @@ def _compare_sub_layer(
     for torch_call, keras_call in zip(torch_calls, keras_calls, strict=True):
         expected = _numpy(_first_tensor(torch_call.output))
         actual = _numpy(_first_tensor(keras_call.output))
+        if expected is not None:
+            expected = _slice_part(expected, pair.part)
         if expected is None or actual is None:
             row.note = "output is not a tensor"
             return row

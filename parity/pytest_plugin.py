@@ -111,6 +111,70 @@ class ParityChecker:
             raise ParityError(result.message, result)
         return result
 
+    def fuzz(
+        self,
+        torch_class: type,
+        keras_class: type,
+        *,
+        shapes: Any,
+        dims: Mapping[str, tuple[int, int]] | None = None,
+        init: Mapping[str, Any] | None = None,
+        torch_init: Mapping[str, Any] | None = None,
+        keras_init: Mapping[str, Any] | None = None,
+        init_ranges: Mapping[str, Any] | None = None,
+        layout: Any = "image",
+        output_layout: Any = None,
+        dtypes: Any = ("float32", "float64"),
+        examples: int | None = None,
+        seed: int = 0,
+        rtol: float | None = None,
+        atol: float | None = None,
+        **options: Any,
+    ):
+        """Check the pair on shapes and configurations drawn by hypothesis, like `parity check`:
+
+            parity.fuzz(TorchBlock, KerasBlock, init={"channels": 16}, shapes=["B,16,H,W"],
+                        dims={"B": (1, 4), "H": (1, 16), "W": (1, 16)})
+
+        `shapes` are torch-layout shapes (one per positional input) whose names are drawn from
+        `dims`; `init_ranges` draws constructor arguments (`{"heads": [1, 2, 4]}`). A concrete
+        shape without names runs it plus the derived variants (batch, H != W, odd sizes, large
+        inputs). `examples` defaults to the `--parity-profile`'s (dev 5, ci 10, thorough 100).
+        A failure is shrunk to the smallest case and raised as `ParityError` with its report and
+        a repro file. `options` go to the comparison (`converters`, `name_map`, `allow`, ...).
+        """
+        __tracebackhide__ = True
+        from parity.check import CheckOptions, PairSource, check_pair
+        from parity.errors import ParityError
+        from parity.fuzz import parse_shape
+
+        parsed = [parse_shape(s) if isinstance(s, str) else tuple(s) for s in shapes]
+        source = PairSource(
+            torch_class, keras_class, dict(init or {}), dict(torch_init or {}),
+            dict(keras_init or {}), torch_class.__name__,
+        )  # fmt: skip
+        check = CheckOptions(
+            input_shapes=parsed,
+            layout=layout,
+            output_layout=output_layout,
+            dtypes=(dtypes,) if isinstance(dtypes, str) else tuple(dtypes),
+            examples=examples or self.settings.max_examples,
+            seed=seed,
+            dims=dict(dims or {}),
+            init_ranges=dict(init_ranges or {}),
+            rtol=rtol,
+            atol=atol,
+            comparison=options,
+            repro_dir=self.repro_dir,
+        )
+        if not check.fuzzing:
+            check.examples = 1
+        outcomes = check_pair(source, check)
+        failed = [o for o in outcomes if o.verdict not in ("pass", "not applicable")]
+        if failed:
+            raise ParityError("\n\n".join(o.message for o in failed), failed[-1])
+        return outcomes
+
 
 @pytest.fixture
 def parity(request: pytest.FixtureRequest, tmp_path: Path) -> ParityChecker:

@@ -13,6 +13,8 @@ from parity.html_report import render_html, render_junit
 from parity.runner import run_case
 from parity.spec import ModuleSpec
 
+NOT_APPLICABLE = "not applicable"  # a derived variant torch itself rejects: neither pass nor fail
+
 
 @dataclass
 class CaseOutcome:
@@ -34,9 +36,11 @@ class CaseOutcome:
     # passed, first (see parity.localize.LocalizationRow).
     localization: list[dict] | None = None
     seed: int | None = None
-    # "pass", "mismatch", "inconclusive" (nothing could be compared) or "error" (a module raised).
+    # "pass", "mismatch", "inconclusive" (nothing could be compared), "error" (a module raised) or
+    # "not applicable" (a derived variant torch itself rejects).
     verdict: str = ""
     repro_error: str = ""  # why a failing case has no repro file (an unwritable --repro-dir)
+    reproduce: str = ""  # the command that replays a failing case
 
     def __post_init__(self) -> None:
         if not self.verdict:
@@ -51,14 +55,19 @@ class BlockSummary:
     outcomes: list[CaseOutcome] = field(default_factory=list)
 
     @property
+    def decided(self) -> list[CaseOutcome]:
+        """The outcomes that count: all but the variants torch itself rejects."""
+        return [o for o in self.outcomes if o.verdict != NOT_APPLICABLE]
+
+    @property
     def passed(self) -> bool:
-        """Whether every case passed in every dtype."""
-        return bool(self.outcomes) and all(o.passed for o in self.outcomes)
+        """Whether every applicable case passed in every dtype."""
+        return bool(self.decided) and all(o.passed for o in self.decided)
 
     @property
     def verdict(self) -> str:
         """`pass`, `FAIL` (a mismatch), `ERROR` (a module raised), `inconclusive` or `no cases`."""
-        verdicts = {o.verdict for o in self.outcomes}
+        verdicts = {o.verdict for o in self.decided}
         if not verdicts:
             return "no cases"
         for verdict, label in (("mismatch", "FAIL"), ("error", "ERROR"), ("inconclusive", "inconclusive")):  # fmt: skip
@@ -97,7 +106,7 @@ class Report:
     def exit_status(self) -> int:
         """0 every case passed; 1 a mismatch; 2 nothing decided somewhere (no case ran, a case
         was inconclusive, or a module raised) and no mismatch."""
-        verdicts = {o.verdict for b in self.blocks for o in b.outcomes}
+        verdicts = {o.verdict for b in self.blocks for o in b.decided}
         if "mismatch" in verdicts:
             return 1
         if not verdicts or verdicts != {"pass"}:
@@ -189,6 +198,7 @@ def outcome_from_result(
         seed=result.context.get("seed", seed),
         verdict=result.verdict,
         repro_error=result.context.get("repro_error", ""),
+        reproduce="" if result.passed else result.context.get("reproduce", ""),
     )
 
 
@@ -221,7 +231,17 @@ def _undecided(report: Report) -> str:
 
 
 def _failures(report: Report) -> list[str]:
-    return [o.message for b in report.blocks for o in b.outcomes if not o.passed]
+    return [o.message for b in report.blocks for o in b.decided if not o.passed]
+
+
+def _not_applicable(report: Report) -> list[str]:
+    return [
+        f"not applicable: {o.block} {o.kind} ({o.case}, {o.dtype}): "
+        + o.message.removeprefix("not applicable: ")
+        for b in report.blocks
+        for o in b.outcomes
+        if o.verdict == NOT_APPLICABLE
+    ]
 
 
 def describe_run(report: Report) -> str:
@@ -249,6 +269,7 @@ def render_table(report: Report) -> str:
         f"{env.get('oneDNN (TF_ENABLE_ONEDNN_OPTS)')}; TF32 {env.get('TF32 during comparisons')} "
         f"while comparing; threads torch {env.get('torch_threads')}"
     )
+    out += ["", *_not_applicable(report)] if _not_applicable(report) else []
     out += ["", *_failures(report)] if not report.passed else []
     return "\n".join(out)
 

@@ -96,6 +96,52 @@ def import_class(
     return target
 
 
+def _import_object(path: str, allowed: Sequence[str] | None):
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"Expected {{'import': 'package.module:Name'}}. Received: {path!r}")
+    if allowed is not None and not _within(module_name, allowed):
+        raise ValueError(
+            f"Refusing to import {module_name!r} (a constructor argument names {path!r}); pass "
+            f"--allow-import {module_name} if you trust it"
+        )
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"Cannot import {path!r}: {error}") from None
+    return target
+
+
+# Constructor arguments may name framework classes (`norm_layer=nn.LayerNorm`): these modules are
+# trusted for that, besides our own packages.
+FRAMEWORK_MODULES = ("torch.nn", "keras.layers", "keras.activations", "keras.ops")
+
+
+def resolve_imports(config: Mapping[str, Any], allowed: Sequence[str] | None = None) -> dict:
+    """Replace every `{"import": "package.module:Name"}` value of a JSON config by the object it
+    names (a torch-only argument such as `norm_layer`); with `allowed`, only from those modules."""
+    resolved = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping) and set(value) == {"import"}:
+            resolved[key] = _import_object(str(value["import"]), allowed)
+        else:
+            resolved[key] = value
+    return resolved
+
+
+def jsonable_config(config: Mapping[str, Any]) -> dict:
+    """`config` with classes and functions written as `{"import": "module:Name"}`."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, type) or callable(value):
+            out[key] = {"import": f"{value.__module__}:{value.__qualname__}"}
+        else:
+            out[key] = value
+    return out
+
+
 @dataclass
 class Repro:
     """The content of a repro file."""
@@ -143,6 +189,7 @@ def write_repro(
     tolerance,
     name: str,
     training: bool = False,
+    keras_init: Mapping[str, Any] | None = None,
     message: str = "",
 ) -> Path:
     """Write the repro `.npz` of a comparison into `directory` (weights as they were compared).
@@ -156,7 +203,7 @@ def write_repro(
         "name": name,
         "torch_class": class_path(type(torch_module)),
         "keras_class": class_path(type(keras_layer)),
-        "init": dict(init),
+        "init": jsonable_config(init),
         "layout": _layout_names(layout),
         "output_layout": _layout_names(output_layout),
         "dtype": dtype,
@@ -165,6 +212,8 @@ def write_repro(
         "atol": float(tolerance.atol),
         "training": bool(training),
     }
+    if keras_init is not None:
+        case["keras_init"] = jsonable_config(keras_init)
     arrays: dict[str, np.ndarray] = {}
     for index, array in enumerate(inputs):
         arrays[f"input/{index}"] = np.asarray(array)
@@ -263,7 +312,7 @@ def replay(path: str | os.PathLike, *, allow_imports: Sequence[str] = ()):
     import torch
 
     from parity.checkpoint import load_into
-    from parity.runner import run_pair
+    from parity.runner import dtype_policy, run_pair
     from parity.tolerance import Tolerance
 
     repro = load_repro(path)
@@ -274,9 +323,13 @@ def replay(path: str | os.PathLike, *, allow_imports: Sequence[str] = ()):
     dtype = meta["dtype"]
     if dtype not in ("float32", "float64"):
         raise ValueError(f"Cannot replay {str(path)!r}: unsupported dtype {dtype!r}")
+    trusted = (*allowed, *FRAMEWORK_MODULES)
+    torch_init = resolve_imports(meta["init"], trusted)
+    keras_init = resolve_imports(meta.get("keras_init", meta["init"]), trusted)
     try:
-        torch_module = torch_class(**meta["init"]).to(getattr(torch, dtype))
-        keras_layer = keras_class(**meta["init"], dtype=dtype)
+        torch_module = torch_class(**torch_init).to(getattr(torch, dtype))
+        with dtype_policy(dtype):
+            keras_layer = keras_class(**keras_init, dtype=dtype)
     except Exception as error:
         raise ValueError(
             f"Cannot rebuild the pair of {str(path)!r}: {type(error).__name__}: {error}"

@@ -17,18 +17,22 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from parity.compare import ParityResult, compare_arrays
+from parity.converters import Converter
+from parity.deviations import excuse, normalize_allow
 from parity.errors import LayoutError, ModuleCallError
 from parity.isolation import Isolation, isolated
 from parity.layout import Layout, get_layout, resolve_layouts
+from parity.name_map import parse_name_map
 from parity.randomize import randomize_torch, seeded_array, seeded_mask
-from parity.spec import Case, ModuleSpec
+from parity.spec import Case, KnownDeviation, ModuleSpec
 from parity.tolerance import Tolerance, resolve_tolerance
 from parity.weights import audit_hyperparameters, transfer_weights
 
@@ -66,9 +70,13 @@ class Comparison:
     name: str = "module pair"
     case: str | None = None  # a description of the case, for reports
     init: Mapping[str, Any] | None = None  # constructor arguments: needed for a repro file
+    keras_init: Mapping[str, Any] | None = None  # the Keras side's, where they differ from init
     reproduce: str | None = None  # the command that replays this case
     repro_dir: str | os.PathLike | None = None
     localization_layout: str = "image"
+    converters: tuple[Converter, ...] = ()  # the user's converters for their own layer types
+    name_map: Mapping[str, Any] | None = None  # torch path -> Keras path where names differ
+    allowances: tuple[KnownDeviation, ...] = ()  # per-sub-layer known deviations
 
 
 def _dtype_name(dtype) -> str:
@@ -114,12 +122,16 @@ def build_comparison(
     call_kwargs: Mapping[str, Any] | None = None,
     dtype: str | None = None,
     tolerance: Tolerance | None = None,
+    converters: Sequence[Converter] = (),
+    name_map: Mapping[str, Any] | None = None,
+    allow: Any = None,
     **options: Any,
 ) -> Comparison:
     """Validate the arguments of a comparison and return the typed `Comparison`.
 
-    Raises `ValueError` (or `LayoutError`) naming the argument that is wrong. `options` are the
-    remaining `Comparison` fields (seed, randomize, transfer, training, name, ...).
+    Raises `ValueError` (or `LayoutError`) naming the argument that is wrong. `allow` takes the
+    forms of `parity.deviations.normalize_allow`; `options` are the remaining `Comparison`
+    fields (seed, randomize, transfer, training, name, ...).
     """
     import keras
     import torch
@@ -172,6 +184,16 @@ def build_comparison(
             f"Build the layer with dtype={dtype!r} (or pass {keras_layer.compute_dtype} inputs). "
             f"Received: layer dtype={keras_layer.compute_dtype}, input dtype={dtype}"
         )
+    check_sub_layer_dtypes(keras_layer, dtype)
+    converters = tuple(converters or ())
+    for converter in converters:
+        if not isinstance(converter, Converter):
+            raise ValueError(
+                "Expected `converters` to hold parity.Converter objects. "
+                f"Received: {type(converter).__name__}"
+            )
+    name_map = parse_name_map(name_map)
+    allowances = (*options.pop("allowances", ()), *normalize_allow(allow))
     if call_kwargs is not None and not isinstance(call_kwargs, Mapping):
         raise ValueError(
             f"Expected `call_kwargs` to be a mapping of keyword inputs. Received: "
@@ -187,8 +209,75 @@ def build_comparison(
         tolerance=tolerance or resolve_tolerance(dtype),
         call_kwargs=dict(call_kwargs or {}),
         localization_layout=layout if isinstance(layout, str) else "image",
+        converters=converters,
+        name_map=name_map or None,
+        allowances=tuple(allowances),
         **options,
     )
+
+
+def _sub_layer_paths(keras_layer) -> list[tuple[str, Any]]:
+    """(attribute path, layer) of every Keras sub-layer, the user's names first."""
+    import keras
+
+    found: list[tuple[str, Any]] = []
+    seen: set[int] = {id(keras_layer)}
+
+    def visit(obj, prefix: str) -> None:
+        if isinstance(obj, list | tuple):
+            for index, item in enumerate(obj):
+                visit(item, f"{prefix}.{index}")
+            return
+        if not isinstance(obj, keras.layers.Layer) or id(obj) in seen:
+            return
+        seen.add(id(obj))
+        found.append((prefix, obj))
+        for name, value in vars(obj).items():
+            if not name.startswith("_"):
+                visit(value, f"{prefix}.{name}")
+
+    for name, value in vars(keras_layer).items():
+        if not name.startswith("_"):
+            visit(value, name)
+    for layer in keras_layer._flatten_layers(include_self=False, recursive=True):
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            found.append((layer.name, layer))
+    return found
+
+
+def check_sub_layer_dtypes(keras_layer, dtype: str) -> None:
+    """Refuse a Keras layer whose sub-layers compute in another float dtype than the comparison
+    (Keras 3 does not pass `dtype` on to sub-layers; most existing Keras code does not either),
+    naming each one and the fix."""
+    wrong = [
+        f"{path} ({type(layer).__name__}, {layer.dtype_policy.name})"
+        for path, layer in _sub_layer_paths(keras_layer)
+        if layer.compute_dtype != dtype and "float" in str(layer.compute_dtype)
+    ]
+    if wrong:
+        shown = ", ".join(wrong[:8]) + (f" and {len(wrong) - 8} more" if len(wrong) > 8 else "")
+        raise ValueError(
+            f"The Keras layer computes in {dtype} but these sub-layers do not: {shown}. Keras 3 "
+            "does not pass `dtype` on to sub-layers. Fix: pass dtype=self.dtype_policy to each "
+            f"sub-layer in the port, or construct the layer under that policy: "
+            f"`with parity.dtype_policy({dtype!r}): layer = MyLayer(...)` (parity check and "
+            "init= construct it that way for you)"
+        )
+
+
+@contextmanager
+def dtype_policy(dtype: str) -> Iterator[None]:
+    """Construct Keras layers under the `dtype` policy (so sub-layers that are not passed `dtype`
+    get it too), then restore the caller's global policy."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,6 +360,7 @@ class Prepared:
     keras_extras: dict[str, Any]
     audit: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    torch_outputs: list[np.ndarray] = field(default_factory=list)
 
 
 def _torch_extras(comparison: Comparison) -> dict[str, Any]:
@@ -322,7 +412,8 @@ def _non_finite_notes(comparison: Comparison) -> list[str]:
 
 
 def prepare(comparison: Comparison, isolation: Isolation | None = None) -> Prepared:
-    """Set modes and dtype, randomise torch, build and fill the Keras layer, convert inputs."""
+    """Set modes and dtype, randomise torch, run it (the reference outputs), build and fill the
+    Keras layer, convert inputs."""
     import torch
 
     module = comparison.torch_module
@@ -341,24 +432,22 @@ def prepare(comparison: Comparison, isolation: Isolation | None = None) -> Prepa
         torch_extras=_torch_extras(comparison),
         keras_extras=_keras_extras(comparison),
     )
+    # The reference runs first: an input torch rejects is the caller's mistake (and its message,
+    # with the layout hint, is the one that helps), whatever the port would say.
+    prepared.torch_outputs = _run_torch(prepared)
     layer = comparison.keras_layer
     if not layer.built:
-        try:
-            call_module(
-                "Keras", layer, keras_inputs, prepared.keras_extras, training=comparison.training
-            )
-        except ModuleCallError:
-            # If torch rejects these inputs too, its message (and the layout hint) is the one
-            # that helps: the inputs are wrong for the reference itself.
-            _run_torch(prepared)
-            raise
+        call_module(
+            "Keras", layer, keras_inputs, prepared.keras_extras, training=comparison.training
+        )
         if isolation is not None:
             isolation.remember_keras()  # give the caller back the layer as freshly built
+    alignment = {"converters": comparison.converters, "name_map": comparison.name_map}
     if comparison.transfer:
-        report = transfer_weights(module, layer, overrides=comparison.overrides)
+        report = transfer_weights(module, layer, overrides=comparison.overrides, **alignment)
         prepared.audit = list(report.audit)
     elif comparison.audit:
-        prepared.audit = audit_hyperparameters(module, layer, comparison.overrides)
+        prepared.audit = audit_hyperparameters(module, layer, comparison.overrides, **alignment)
     prepared.notes = _non_finite_notes(comparison)
     return prepared
 
@@ -465,9 +554,9 @@ def _stochastic_layers(comparison: Comparison) -> list[str]:
 
 
 def execute(prepared: Prepared) -> Outputs:
-    """Run torch, then Keras, on the prepared inputs. In training mode, run each twice: a side
-    whose two outputs differ is random, and random outputs cannot be compared."""
-    outputs = Outputs(torch=_run_torch(prepared), keras=_run_keras(prepared))
+    """Run Keras on the prepared inputs (torch ran in `prepare`). In training mode, run each side
+    again: a side whose two outputs differ is random, and random outputs cannot be compared."""
+    outputs = Outputs(torch=prepared.torch_outputs, keras=_run_keras(prepared))
     if not prepared.comparison.training:
         return outputs
     torch_again, keras_again = _run_torch(prepared), _run_keras(prepared)
@@ -585,13 +674,15 @@ def explain(prepared: Prepared, outputs: Outputs, result: ParityResult) -> None:
         comparison.dtype,
         comparison.localization_layout,
         reference_outputs=(outputs.torch, outputs.keras),
+        name_map=comparison.name_map,
     )
     result.localization = outcome.rows
     if outcome.note:
         result.notes.append(outcome.note)
     first = next((row for row in outcome.rows if row.first), None)
     if first is not None:
-        result.first_divergence = f"{first.path} ({first.torch_type} -> {first.keras_type})"
+        at = f" at Keras `{first.keras_path}`" if first.keras_path else ""
+        result.first_divergence = f"{first.path} ({first.torch_type} -> {first.keras_type}{at})"
         if first.local_passed:
             result.first_divergence += (
                 "; it is correct when fed torch's input, so the code just before it (in its "
@@ -619,6 +710,7 @@ def record(comparison: Comparison, result: ParityResult | None, error: str = "")
             torch_module=comparison.torch_module,
             keras_layer=comparison.keras_layer,
             init=comparison.init,
+            keras_init=comparison.keras_init,
             inputs=comparison.inputs,
             extras=comparison.call_kwargs,
             layout=[lay.name for lay in comparison.input_layouts],
@@ -673,6 +765,7 @@ def run_comparison(comparison: Comparison) -> ParityResult:
             raise
         result = judge(prepared, outputs)
         explain(prepared, outputs, result)
+        excuse(result, comparison.allowances)
         if not result.passed:
             record(comparison, result)
     return result
@@ -696,6 +789,8 @@ def case_inputs(
         arrays = [shared for _ in case.input_shapes]
     else:
         arrays = [seeded_array(s, seed + i, dtype) for i, s in enumerate(case.input_shapes)]
+    if case.input_scale != 1.0:
+        arrays = [(x * case.input_scale).astype(dtype) for x in arrays]
     extras = {}
     for offset, (name, extra) in enumerate(case.extra_inputs.items(), start=1000):
         if extra.kind == "mask":
@@ -723,7 +818,8 @@ def reproduce_command(spec: ModuleSpec, case: Case, seed: int, dtype: str) -> st
 def build_pair(spec: ModuleSpec, case: Case, dtype: str):
     """Construct the torch module and the Keras layer of `spec` for `case.config`."""
     torch_module = spec.torch_class(**case.config)
-    keras_layer = spec.keras_class(**case.config, dtype=dtype)
+    with dtype_policy(dtype):
+        keras_layer = spec.keras_class(**case.config, dtype=dtype)
     return torch_module, keras_layer
 
 
@@ -781,6 +877,7 @@ def run_case(
         tolerance=tolerance,
         tolerance_source=f"{spec.name} override: {reason}" if tolerance else None,
         overrides=spec.transfer_overrides,
+        allowances=spec.allowances_for(case, dtype),
         reproduce=reproduce_command(spec, case, seed, dtype),
         repro_dir=repro_dir,
     )

@@ -39,6 +39,8 @@ class Case:
     label: str = ""
     # Several positional inputs fed the same array (sequence blocks called as `(x, x, x)`).
     shared_input: bool = False
+    # The inputs' standard deviation (a large scale exposes clamps such as ReLU6 for ReLU).
+    input_scale: float = 1.0
 
     def describe(self) -> str:
         """A short human-readable description for reports and test ids."""
@@ -46,8 +48,9 @@ class Case:
         extras = "".join(
             f", {k}={'x'.join(map(str, v.shape))}" for k, v in self.extra_inputs.items()
         )
+        scale = f" x{self.input_scale:g}" if self.input_scale != 1.0 else ""
         tag = f"{self.label}: " if self.label else ""
-        return f"{tag}{dict(self.config)} on ({shapes}{extras})"
+        return f"{tag}{dict(self.config)} on ({shapes}{extras}){scale}"
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,29 @@ class InvalidConfig:
 
 @dataclass(frozen=True)
 class KnownDeviation:
-    """A documented difference between the pair: a tolerance override and why it is needed."""
+    """A documented difference between the pair: a tolerance override and why it is needed.
+
+    Without `sub_layer`, `tolerance` replaces the output tolerance. With `sub_layer` (a torch
+    module path such as `"act"`), it is a per-sub-layer allowance: a mismatch whose every local
+    divergence lies in declared sub-layers, each within its tolerance, and whose output is within
+    the largest of them, passes with the deviation named in the report (e.g. Keras' float64 erf
+    GELU, 5e-9 off torch's).
+    """
 
     reason: str
     tolerance: Tolerance | None = None
     dtypes: tuple[str, ...] = ("float32", "float64")
     applies_when: Callable[[Case], bool] | None = None
+    sub_layer: str | None = None
 
     def __post_init__(self) -> None:
         if not self.reason.strip():
             raise ValueError("A KnownDeviation needs a non-empty `reason`. Received: reason=''")
+        if self.sub_layer is not None and self.tolerance is None:
+            raise ValueError(
+                f"A per-sub-layer KnownDeviation needs a `tolerance`. Received: "
+                f"sub_layer={self.sub_layer!r}, tolerance=None"
+            )
 
     def applies(self, case: Case, dtype: str) -> bool:
         """Whether this deviation covers `case` run in `dtype`."""
@@ -199,9 +215,19 @@ class ModuleSpec:
     def tolerance_for(self, case: Case, dtype: str) -> tuple[Tolerance | None, str]:
         """The overriding tolerance for `case` in `dtype` (or None) and the reason for it."""
         for deviation in self.known_deviations:
-            if deviation.tolerance is not None and deviation.applies(case, dtype):
+            if (
+                deviation.tolerance is not None
+                and deviation.sub_layer is None
+                and deviation.applies(case, dtype)
+            ):
                 return deviation.tolerance, deviation.reason
         return None, ""
+
+    def allowances_for(self, case: Case, dtype: str) -> tuple[KnownDeviation, ...]:
+        """The per-sub-layer deviations that cover `case` in `dtype`."""
+        return tuple(
+            d for d in self.known_deviations if d.sub_layer is not None and d.applies(case, dtype)
+        )
 
     def __str__(self) -> str:
         return self.name

@@ -1,328 +1,38 @@
-"""Per-layer-type weight converters and the name-aligned, fail-closed transfer walk.
+"""The name-aligned, fail-closed weight transfer walk (both directions).
 
 A Keras port names its sub-layers after the torch attribute paths, so the torch tensor
-`ca.se.0.weight` lives on the Keras object reached by `layer.ca.se[0]`. The walk visits every torch
-module that owns tensors, finds the Keras object at the same path and converts by layer type.
-Every torch tensor is consumed once, every Keras variable filled once; any violation is collected
-and raised as one `WeightTransferError`, like `load_state_dict(strict=True)`.
+`ca.se.0.weight` lives on the Keras object reached by `layer.ca.se[0]` (or wherever a name map
+sends `ca.se.0`; see `parity.name_map`). The walk visits every torch module that owns tensors,
+finds the Keras object for its path and converts by layer type (`parity.converters`). Every torch
+tensor is consumed once, every Keras variable filled once; any violation is collected and raised
+as one `WeightTransferError`, like `load_state_dict(strict=True)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from parity.errors import WeightTransferError
-
-# ---------------------------------------------------------------------------------------------
-# Named layout changes. Each is defined once; its docstring gives both shapes.
-
-
-def conv2d_kernel_to_keras(weight: np.ndarray) -> np.ndarray:
-    """torch Conv2d `(out, in/groups, kh, kw)` -> Keras Conv2D `(kh, kw, in/groups, out)`."""
-    return weight.transpose(2, 3, 1, 0)
-
-
-def conv2d_kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
-    """Keras Conv2D `(kh, kw, in/groups, out)` -> torch Conv2d `(out, in/groups, kh, kw)`."""
-    return kernel.transpose(3, 2, 0, 1)
-
-
-def conv1d_kernel_to_keras(weight: np.ndarray) -> np.ndarray:
-    """torch Conv1d `(out, in/groups, k)` -> Keras Conv1D `(k, in/groups, out)`."""
-    return weight.transpose(2, 1, 0)
-
-
-def conv1d_kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
-    """Keras Conv1D `(k, in/groups, out)` -> torch Conv1d `(out, in/groups, k)`."""
-    return kernel.transpose(2, 1, 0)
-
-
-def depthwise_kernel_to_keras(weight: np.ndarray, in_channels: int) -> np.ndarray:
-    """torch depthwise Conv2d `(C*m, 1, kh, kw)` -> Keras DepthwiseConv2D `(kh, kw, C, m)`.
-
-    torch output channel `c*m + j` is Keras `kernel[:, :, c, j]`.
-    """
-    out_channels, _, kh, kw = weight.shape
-    return weight.reshape(in_channels, out_channels // in_channels, kh, kw).transpose(2, 3, 0, 1)
-
-
-def depthwise_kernel_to_torch(kernel: np.ndarray) -> np.ndarray:
-    """Keras DepthwiseConv2D `(kh, kw, C, m)` -> torch depthwise Conv2d `(C*m, 1, kh, kw)`."""
-    kh, kw, channels, multiplier = kernel.shape
-    return kernel.transpose(2, 3, 0, 1).reshape(channels * multiplier, 1, kh, kw)
-
-
-def linear_weight_to_keras(weight: np.ndarray) -> np.ndarray:
-    """torch Linear `(out, in)` -> Keras Dense `(in, out)`."""
-    return weight.T
-
-
-def linear_weight_to_torch(kernel: np.ndarray) -> np.ndarray:
-    """Keras Dense `(in, out)` -> torch Linear `(out, in)`."""
-    return kernel.T
-
-
-def pointwise_conv_to_dense(weight: np.ndarray) -> np.ndarray:
-    """torch 1x1 Conv2d `(out, in, 1, 1)` used as a dense map -> Keras Dense `(in, out)`."""
-    return weight[:, :, 0, 0].T
-
-
-def dense_to_pointwise_conv(kernel: np.ndarray) -> np.ndarray:
-    """Keras Dense `(in, out)` -> torch 1x1 Conv2d `(out, in, 1, 1)`."""
-    return kernel.T[:, :, None, None]
-
-
-def _copy(array: np.ndarray) -> np.ndarray:
-    return array
-
-
-# ---------------------------------------------------------------------------------------------
-# Converters: which torch tensor goes to which Keras variable, by layer-type pair.
-
-
-@dataclass(frozen=True)
-class TensorMap:
-    """One torch tensor (local name) <-> one Keras variable (attribute name) with both converters."""
-
-    torch_name: str
-    keras_attr: str
-    to_keras: Callable[[np.ndarray], np.ndarray]
-    to_torch: Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Converter:
-    """How a torch layer type maps onto a Keras layer type, plus its hyper-parameter audit."""
-
-    torch_type: str
-    keras_type: str
-    maps: Callable[[Any, Any], list[TensorMap]]
-    audit: Callable[[Any, Any], list[str]] = lambda torch_module, keras_layer: []
-
-
-def _bias_map(torch_module) -> list[TensorMap]:
-    if getattr(torch_module, "bias", None) is None:
-        return []
-    return [TensorMap("bias", "bias", _copy, _copy)]
-
-
-def _has_keras_bias(keras_layer) -> bool:
-    return bool(getattr(keras_layer, "use_bias", False)) or (
-        getattr(keras_layer, "bias", None) is not None
-    )
-
-
-def _bias_audit(torch_module, keras_layer) -> list[str]:
-    """Bias presence, and the fused activation torch's Linear/Conv never apply."""
-    problems = []
-    torch_bias = getattr(torch_module, "bias", None) is not None
-    keras_bias = _has_keras_bias(keras_layer)
-    if torch_bias != keras_bias:
-        problems.append(f"bias: torch has bias={torch_bias}, Keras has use_bias={keras_bias}")
-    activation = getattr(keras_layer, "activation", None)
-    name = getattr(activation, "__name__", "linear") if activation is not None else "linear"
-    if name != "linear":
-        problems.append(
-            f"activation: Keras {type(keras_layer).__name__} applies activation={name!r}; torch "
-            f"{type(torch_module).__name__} applies none (apply it as its own layer, as torch does)"
-        )
-    return problems
-
-
-def _pair(value) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, list | tuple) else (value, value)
-
-
-def _conv_audit(torch_module, keras_layer, *, depthwise: bool = False) -> list[str]:
-    problems = _bias_audit(torch_module, keras_layer)
-    rank = len(torch_module.kernel_size)
-    pairs = [
-        ("kernel_size", tuple(torch_module.kernel_size), tuple(keras_layer.kernel_size)),
-        ("stride", tuple(torch_module.stride), tuple(keras_layer.strides)),
-        ("dilation", tuple(torch_module.dilation), tuple(keras_layer.dilation_rate)),
-    ]
-    if not depthwise:
-        pairs.append(("groups", torch_module.groups, getattr(keras_layer, "groups", 1)))
-    elif torch_module.groups != torch_module.in_channels:
-        problems.append(
-            f"groups: torch groups={torch_module.groups} but Keras DepthwiseConv2D needs "
-            f"groups == in_channels ({torch_module.in_channels})"
-        )
-    for attribute, torch_value, keras_value in pairs:
-        if torch_value != keras_value:
-            problems.append(f"{attribute}: torch {torch_value} vs Keras {keras_value}")
-    # torch pads explicitly; Keras 'same' equals torch padding k//2 only for odd k and stride 1.
-    padding = tuple(torch_module.padding) if not isinstance(torch_module.padding, str) else None
-    keras_padding = keras_layer.padding
-    if padding is not None and len(padding) == rank:
-        if keras_padding == "same":
-            expected = tuple(
-                d * (k - 1) // 2
-                for k, d in zip(torch_module.kernel_size, torch_module.dilation, strict=True)
-            )
-            odd = all(
-                (d * (k - 1)) % 2 == 0
-                for k, d in zip(torch_module.kernel_size, torch_module.dilation, strict=True)
-            )
-            if padding != expected or not odd or any(s != 1 for s in torch_module.stride):
-                problems.append(
-                    f"padding: torch padding={padding} (stride {tuple(torch_module.stride)}) is not "
-                    f"what Keras padding='same' does (symmetric {expected} only for odd kernels, stride 1)"
-                )
-        elif keras_padding == "valid" and any(padding):
-            # A port may pad explicitly before a 'valid' conv (ZeroPadding2D); only note it.
-            pass
-    return problems
-
-
-def _norm_eps_audit(torch_module, keras_layer) -> list[str]:
-    torch_eps = float(torch_module.eps)
-    keras_eps = float(keras_layer.epsilon)
-    if not np.isclose(torch_eps, keras_eps, rtol=1e-6, atol=0):
-        return [f"epsilon: torch eps={torch_eps:g}, Keras epsilon={keras_eps:g}"]
-    return []
-
-
-def _batch_norm_audit(torch_module, keras_layer) -> list[str]:
-    problems = _norm_eps_audit(torch_module, keras_layer)
-    if torch_module.momentum is not None:
-        expected = 1.0 - float(torch_module.momentum)
-        if not np.isclose(float(keras_layer.momentum), expected, rtol=1e-6, atol=1e-12):
-            problems.append(
-                f"momentum: torch momentum={torch_module.momentum:g} means Keras "
-                f"momentum={expected:g}; Keras has {float(keras_layer.momentum):g}"
-            )
-    if torch_module.affine != (keras_layer.scale and keras_layer.center):
-        problems.append(
-            f"affine: torch affine={torch_module.affine}, Keras scale={keras_layer.scale}, "
-            f"center={keras_layer.center}"
-        )
-    return problems
-
-
-def _group_norm_audit(torch_module, keras_layer) -> list[str]:
-    problems = _norm_eps_audit(torch_module, keras_layer)
-    if torch_module.num_groups != keras_layer.groups:
-        problems.append(f"groups: torch {torch_module.num_groups} vs Keras {keras_layer.groups}")
-    return problems
-
-
-def _conv2d_maps(torch_module, keras_layer) -> list[TensorMap]:
-    return [
-        TensorMap("weight", "kernel", conv2d_kernel_to_keras, conv2d_kernel_to_torch),
-        *_bias_map(torch_module),
-    ]
-
-
-def _depthwise_maps(torch_module, keras_layer) -> list[TensorMap]:
-    channels = torch_module.in_channels
-    return [
-        TensorMap(
-            "weight",
-            "kernel",
-            lambda w: depthwise_kernel_to_keras(w, channels),
-            depthwise_kernel_to_torch,
-        ),
-        *_bias_map(torch_module),
-    ]
-
-
-def _pointwise_dense_maps(torch_module, keras_layer) -> list[TensorMap]:
-    if tuple(torch_module.kernel_size) != (1, 1) or torch_module.groups != 1:
-        raise WeightTransferError(
-            "A torch Conv2d maps to a Keras Dense only when it is 1x1 and ungrouped. "
-            f"Received: kernel_size={tuple(torch_module.kernel_size)}, groups={torch_module.groups}"
-        )
-    return [
-        TensorMap("weight", "kernel", pointwise_conv_to_dense, dense_to_pointwise_conv),
-        *_bias_map(torch_module),
-    ]
-
-
-def _conv1d_maps(torch_module, keras_layer) -> list[TensorMap]:
-    return [
-        TensorMap("weight", "kernel", conv1d_kernel_to_keras, conv1d_kernel_to_torch),
-        *_bias_map(torch_module),
-    ]
-
-
-def _linear_maps(torch_module, keras_layer) -> list[TensorMap]:
-    return [
-        TensorMap("weight", "kernel", linear_weight_to_keras, linear_weight_to_torch),
-        *_bias_map(torch_module),
-    ]
-
-
-def _batch_norm_maps(torch_module, keras_layer) -> list[TensorMap]:
-    maps = []
-    if torch_module.affine:
-        maps += [
-            TensorMap("weight", "gamma", _copy, _copy),
-            TensorMap("bias", "beta", _copy, _copy),
-        ]
-    if torch_module.track_running_stats:
-        maps += [
-            TensorMap("running_mean", "moving_mean", _copy, _copy),
-            TensorMap("running_var", "moving_variance", _copy, _copy),
-        ]
-    return maps
-
-
-def _affine_norm_maps(torch_module, keras_layer) -> list[TensorMap]:
-    maps = []
-    if getattr(torch_module, "weight", None) is not None:
-        maps.append(TensorMap("weight", "gamma", _copy, _copy))
-    if getattr(torch_module, "bias", None) is not None:
-        maps.append(TensorMap("bias", "beta", _copy, _copy))
-    return maps
-
-
-def _dense_audit(torch_module, keras_layer) -> list[str]:
-    return _bias_audit(torch_module, keras_layer)
-
-
-CONVERTERS: tuple[Converter, ...] = (
-    Converter("Conv2d", "Conv2D", _conv2d_maps, _conv_audit),
-    Converter(
-        "Conv2d",
-        "DepthwiseConv2D",
-        _depthwise_maps,
-        lambda t, k: _conv_audit(t, k, depthwise=True),
-    ),
-    Converter("Conv2d", "Dense", _pointwise_dense_maps, _dense_audit),
-    Converter("Conv1d", "Conv1D", _conv1d_maps, _conv_audit),
-    Converter("Linear", "Dense", _linear_maps, _dense_audit),
-    Converter("BatchNorm1d", "BatchNormalization", _batch_norm_maps, _batch_norm_audit),
-    Converter("BatchNorm2d", "BatchNormalization", _batch_norm_maps, _batch_norm_audit),
-    Converter("LayerNorm", "LayerNormalization", _affine_norm_maps, _norm_eps_audit),
-    Converter("GroupNorm", "GroupNormalization", _affine_norm_maps, _group_norm_audit),
+from parity.converters import (
+    Converter,
+    all_converters,
+    converts_torch_layer,
+    find_converter,
 )
-_CONVERTER_INDEX = {(c.torch_type, c.keras_type): c for c in CONVERTERS}
-# torch layer types whose tensors only a converter may consume (never as raw parameters).
-_KNOWN_TORCH_TYPES = {c.torch_type for c in CONVERTERS}
-
-
-def find_converter(torch_module, keras_object) -> Converter | None:
-    """The converter for this (torch type, Keras type) pair, by class name along the Keras MRO."""
-    torch_type = type(torch_module).__name__
-    for klass in type(keras_object).__mro__:
-        converter = _CONVERTER_INDEX.get((torch_type, klass.__name__))
-        if converter is not None:
-            return converter
-    return None
-
+from parity.errors import WeightTransferError
+from parity.name_map import Split, map_path, parse_name_map
 
 # ---------------------------------------------------------------------------------------------
 # Path resolution on the Keras side.
 
 
 def resolve_keras_path(root, path: str):
-    """Follow a torch attribute path (`ca.se.0`) on a Keras layer: attributes, list indices and
-    `keras.Sequential.layers[i]`. Returns None when any step is missing."""
+    """Follow an attribute path (`ca.se.0`, `_blocks.1.fc`) on a Keras layer: attributes, list
+    indices and `keras.Sequential.layers[i]`. Returns None when any step is missing."""
     current = root
     if not path:
         return current
@@ -342,15 +52,33 @@ def resolve_keras_path(root, path: str):
     return current
 
 
+def resolve_mapped(keras_layer, torch_path: str, name_map: Mapping[str, Any]):
+    """The Keras object for a torch module path under `name_map`: one object (or None), or for a
+    `Split` the list of the objects of its parts (None where one is missing)."""
+    target = map_path(name_map, torch_path)
+    if isinstance(target, Split):
+        return [resolve_keras_path(keras_layer, path) for path in target.paths]
+    return resolve_keras_path(keras_layer, target)
+
+
 def _is_keras_variable(obj) -> bool:
     import keras
 
     return isinstance(obj, keras.Variable)
 
 
+@functools.cache
+def _keras_internals() -> frozenset[str]:
+    """The attribute names every Keras layer carries for Keras' own bookkeeping."""
+    import keras
+
+    return frozenset(vars(keras.layers.Layer()))
+
+
 def keras_attribute_paths(keras_layer) -> dict[int, str]:
     """Map `id(variable)` to its attribute path on `keras_layer` (`extra.kernel`, `fc.0.bias`),
-    the names a user wrote, rather than Keras' auto-generated variable paths."""
+    the names a user wrote, rather than Keras' auto-generated variable paths. Public attributes
+    name a variable first; private ones (`_blocks.0.kernel`) only what no public one reaches."""
     import keras
 
     paths: dict[int, str] = {}
@@ -369,8 +97,12 @@ def keras_attribute_paths(keras_layer) -> dict[int, str]:
             return
         if not isinstance(obj, keras.layers.Layer):
             return
-        for name, value in vars(obj).items():
-            if name.startswith("_"):
+        # Public attributes first; then the user's own private ones (`self._blocks`), never
+        # Keras' internals (`_trainable_variables`, Dense's `_kernel`).
+        builtin = type(obj).__module__.startswith("keras.")
+        attributes = sorted(vars(obj).items(), key=lambda item: item[0].startswith("_"))
+        for name, value in attributes:
+            if name.startswith("_") and (builtin or name in _keras_internals()):
                 continue
             visit(value, f"{prefix}.{name}" if prefix else name)
         for index, sublayer in enumerate(
@@ -395,6 +127,18 @@ def _keras_variables(keras_layer) -> list:
 # The plan: every torch tensor paired with its Keras variable.
 
 
+@dataclass(frozen=True)
+class Part:
+    """This planned tensor is part `index` of `count` of its torch tensor, `[start, stop)` along
+    `axis` (a `Split` in the name map)."""
+
+    index: int
+    count: int
+    axis: int
+    start: int
+    stop: int
+
+
 @dataclass
 class PlannedTensor:
     """A torch tensor key, its Keras variable and the conversions between them."""
@@ -404,6 +148,7 @@ class PlannedTensor:
     to_keras: Callable[[np.ndarray], np.ndarray]
     to_torch: Callable[[np.ndarray], np.ndarray]
     layer_pair: str
+    part: Part | None = None
 
 
 @dataclass
@@ -416,9 +161,7 @@ class TransferPlan:
     mismatched: list[str] = field(default_factory=list)  # shape problems
     audit: list[str] = field(default_factory=list)  # hyper-parameter differences by path
     skipped: list[str] = field(default_factory=list)
-    aliases: list[str] = field(
-        default_factory=list
-    )  # torch keys that name an already planned tensor
+    aliases: list[str] = field(default_factory=list)  # keys naming an already planned tensor
 
 
 @dataclass(frozen=True)
@@ -442,198 +185,8 @@ def _shape(array) -> tuple[int, ...]:
     return tuple(int(d) for d in array.shape)
 
 
-def plan_transfer(
-    torch_module, keras_layer, overrides: Mapping[str, Any] | None = None
-) -> TransferPlan:
-    """Align every torch parameter/buffer with a Keras variable; never raises, collects problems."""
-    overrides = dict(overrides or {})
-    plan = TransferPlan()
-    state = torch_module.state_dict(keep_vars=True)
-    consumed: set[str] = set()
-
-    def local(prefix: str, name: str) -> str:
-        return f"{prefix}.{name}" if prefix else name
-
-    for key in list(overrides):
-        if key not in state:
-            plan.missing.append(
-                f'"{key}": declared in a transfer override but absent from the torch state_dict'
-            )
-            overrides.pop(key)
-
-    first_path: dict[int, str] = {}  # id(torch module) -> the first path it was reached by
-    keras_at: dict[str, Any] = {}
-    for module_path, module in torch_module.named_modules(remove_duplicate=False):
-        keras_object = resolve_keras_path(keras_layer, module_path)
-        keras_at[module_path] = keras_object
-        if id(module) in first_path:
-            original = first_path[id(module)]
-            if keras_object is not None and keras_object is keras_at.get(original):
-                # One module under two names on both sides (`self.b = self.a`): its tensors were
-                # planned under the first name; these keys are the same tensors.
-                for name, tensor in [*module.named_parameters(recurse=False),
-                                     *module.named_buffers(recurse=False)]:  # fmt: skip
-                    key = local(module_path, name)
-                    if tensor is not None and key in state:
-                        consumed.add(key)
-                        plan.aliases.append(f"{key} = {local(original, name)}")
-                continue
-        else:
-            first_path[id(module)] = module_path
-        own = [
-            (n, t)
-            for n, t in [
-                *module.named_parameters(recurse=False),
-                *module.named_buffers(recurse=False),
-            ]
-            if t is not None
-        ]
-        own = [(n, t) for n, t in own if local(module_path, n) in state]
-        if not own:
-            continue
-        keys = {local(module_path, n) for n, _ in own}
-        for key in sorted(keys & overrides.keys()):
-            override = overrides[key]
-            variable = resolve_keras_path(keras_layer, override.keras_path)
-            if variable is None or not _is_keras_variable(variable):
-                plan.missing.append(
-                    f'"{key}" {_shape(state[key])}: override points at Keras '
-                    f"`{override.keras_path}`, which is not a variable"
-                )
-            else:
-                plan.tensors.append(
-                    PlannedTensor(key, variable, override.to_keras, override.to_torch, "override")
-                )
-            consumed.add(key)
-        own = [(n, t) for n, t in own if local(module_path, n) not in overrides]
-        # num_batches_tracked is the one tensor with no Keras counterpart.
-        for name, _ in own:
-            if name == "num_batches_tracked":
-                plan.skipped.append(local(module_path, name))
-                consumed.add(local(module_path, name))
-        own = [(n, t) for n, t in own if n != "num_batches_tracked"]
-        if not own:
-            continue
-        torch_type = type(module).__name__
-        if torch_type in _KNOWN_TORCH_TYPES:
-            if keras_object is None:
-                for name, tensor in own:
-                    key = local(module_path, name)
-                    plan.missing.append(
-                        f'"{key}" {_shape(tensor)}: no Keras sub-layer at path '
-                        f"`{module_path}` (torch {torch_type}); name the Keras sub-layer after the "
-                        "torch attribute path"
-                    )
-                    consumed.add(key)
-                continue
-            converter = find_converter(module, keras_object)
-            if converter is None:
-                for name, tensor in own:
-                    key = local(module_path, name)
-                    plan.missing.append(
-                        f'"{key}" {_shape(tensor)}: no converter from torch {torch_type} to Keras '
-                        f"{type(keras_object).__name__} at `{module_path}`; supported: "
-                        + ", ".join(f"{c.torch_type}->{c.keras_type}" for c in CONVERTERS)
-                    )
-                    consumed.add(key)
-                continue
-            try:
-                maps = converter.maps(module, keras_object)
-            except WeightTransferError as error:
-                plan.mismatched.append(f"`{module_path}`: {error}")
-                consumed.update(local(module_path, n) for n, _ in own)
-                continue
-            for finding in converter.audit(module, keras_object):
-                plan.audit.append(f"{module_path or '<root>'} ({torch_type}): {finding}")
-            pair = f"{torch_type}->{converter.keras_type}"
-            for tensor_map in maps:
-                key = local(module_path, tensor_map.torch_name)
-                variable = getattr(keras_object, tensor_map.keras_attr, None)
-                consumed.add(key)
-                if variable is None or not _is_keras_variable(variable):
-                    plan.missing.append(
-                        f'"{key}" {_shape(state[key])}: Keras {type(keras_object).__name__} at '
-                        f"`{module_path}` has no `{tensor_map.keras_attr}` variable"
-                        + (
-                            " (build it with use_bias=True)"
-                            if tensor_map.keras_attr == "bias"
-                            else ""
-                        )
-                    )
-                    continue
-                plan.tensors.append(
-                    PlannedTensor(key, variable, tensor_map.to_keras, tensor_map.to_torch, pair)
-                )
-        else:
-            # A module that is not a known layer type: its own tensors are raw Parameters/buffers,
-            # matched to a Keras variable attribute of the same name on the mirrored object.
-            for name, tensor in own:
-                key = local(module_path, name)
-                consumed.add(key)
-                variable = None if keras_object is None else getattr(keras_object, name, None)
-                if variable is None or not _is_keras_variable(variable):
-                    where = f"`{module_path}`" if module_path else "the root layer"
-                    plan.missing.append(
-                        f'"{key}" {_shape(tensor)}: raw tensor of torch {torch_type}; expected a '
-                        f"Keras variable `{name}` on {where} (create it with add_weight(name={name!r}))"
-                    )
-                    continue
-                converters = raw_converters(_shape(tensor), _shape(variable))
-                if converters is None:
-                    where = f"`{module_path}.{name}`" if module_path else f"`{name}`"
-                    plan.mismatched.append(
-                        f'"{key}" {_shape(tensor)}: raw tensor of torch {torch_type} vs Keras '
-                        f"variable {where} {_shape(variable)}: "
-                        + (
-                            "the same elements in a different arrangement; a reshape would "
-                            "scramble them and the harness will not guess a transpose. Give the "
-                            "Keras variable the torch shape, or declare the mapping (a "
-                            "TransferOverride with to_keras/to_torch, passed as overrides=)"
-                            if int(np.prod(_shape(tensor))) == int(np.prod(_shape(variable)))
-                            else "different element counts"
-                        )
-                    )
-                    continue
-                plan.tensors.append(PlannedTensor(key, variable, *converters, "raw"))
-
-    for key in state:
-        if key not in consumed:
-            plan.missing.append(f'"{key}" {_shape(state[key])}: not visited by the transfer walk')
-
-    used = {id(t.keras_variable) for t in plan.tensors}
-    seen: dict[int, str] = {}
-    unique: list[PlannedTensor] = []
-    for planned in plan.tensors:
-        earlier = seen.get(id(planned.keras_variable))
-        if earlier is None:
-            seen[id(planned.keras_variable)] = planned.torch_key
-            unique.append(planned)
-        elif state[earlier] is state[planned.torch_key]:
-            # Tied in torch (one Parameter under two keys) and in Keras (one variable): one copy.
-            plan.aliases.append(f"{planned.torch_key} = {earlier}")
-        else:
-            plan.mismatched.append(
-                f"Keras variable `{planned.keras_variable.path}` would be filled twice: from "
-                f'"{earlier}" and "{planned.torch_key}"'
-            )
-    plan.tensors = unique
-    attribute_paths = keras_attribute_paths(keras_layer)
-    transient = {
-        local(path, name)
-        for path, module in torch_module.named_modules()
-        for name in module._non_persistent_buffers_set
-    }
-    for variable in _keras_variables(keras_layer):
-        if id(variable) not in used:
-            where = attribute_paths.get(id(variable), variable.path)
-            hint = (
-                " (torch keeps this as a non-persistent buffer, outside the state_dict: compute "
-                "it as a constant in Keras, not a variable)"
-                if where in transient
-                else ""
-            )
-            plan.unexpected.append(f"`{where}` {_shape(variable)} (variable {variable.path}){hint}")
-    return plan
+def _local(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
 
 
 def raw_converters(
@@ -648,6 +201,307 @@ def raw_converters(
     if tuple(d for d in torch_shape if d != 1) != tuple(d for d in keras_shape if d != 1):
         return None
     return (lambda array: array.reshape(keras_shape)), (lambda array: array.reshape(torch_shape))
+
+
+def _sliced(to_keras, axis: int, start: int, stop: int):
+    def convert(array: np.ndarray) -> np.ndarray:
+        index = [slice(None)] * array.ndim
+        index[axis] = slice(start, stop)
+        return to_keras(array[tuple(index)])
+
+    return convert
+
+
+class _Planner:
+    """Builds a `TransferPlan` (one instance per call of `plan_transfer`)."""
+
+    def __init__(self, torch_module, keras_layer, overrides, converters, name_map):
+        self.torch_module, self.keras_layer = torch_module, keras_layer
+        self.overrides = dict(overrides or {})
+        self.converters = all_converters(converters or ())
+        self.name_map = parse_name_map(name_map)
+        self.plan = TransferPlan()
+        self.state = torch_module.state_dict(keep_vars=True)
+        self.consumed: set[str] = set()
+
+    def missing(self, key: str, why: str) -> None:
+        self.plan.missing.append(f'"{key}" {_shape(self.state[key])}: {why}')
+        self.consumed.add(key)
+
+    def where(self, torch_path: str) -> str:
+        target = map_path(self.name_map, torch_path)
+        if isinstance(target, Split):
+            return "[" + ", ".join(f"`{p}`" for p in target.paths) + "]"
+        mapped = "" if target == torch_path else f" (mapped from torch `{torch_path}`)"
+        return f"`{target}`{mapped}" if target else "the root layer"
+
+    def run(self) -> TransferPlan:
+        for key in list(self.overrides):
+            if key not in self.state:
+                self.plan.missing.append(
+                    f'"{key}": declared in a transfer override but absent from the torch state_dict'
+                )
+                self.overrides.pop(key)
+        first_path: dict[int, str] = {}
+        keras_at: dict[str, Any] = {}
+        for module_path, module in self.torch_module.named_modules(remove_duplicate=False):
+            keras_object = resolve_mapped(self.keras_layer, module_path, self.name_map)
+            keras_at[module_path] = keras_object
+            if id(module) in first_path:
+                original = first_path[id(module)]
+                if keras_object is not None and _same(keras_object, keras_at.get(original)):
+                    self._alias(module, module_path, original)
+                    continue
+            else:
+                first_path[id(module)] = module_path
+            self._module(module_path, module, keras_object)
+        for key in self.state:
+            if key not in self.consumed:
+                self.missing(key, "not visited by the transfer walk")
+        self._deduplicate()
+        self._unexpected()
+        return self.plan
+
+    def _alias(self, module, module_path: str, original: str) -> None:
+        """One module under two names on both sides (`self.b = self.a`): its tensors were planned
+        under the first name; these keys are the same tensors."""
+        for name, tensor in [*module.named_parameters(recurse=False),
+                             *module.named_buffers(recurse=False)]:  # fmt: skip
+            key = _local(module_path, name)
+            if tensor is not None and key in self.state:
+                self.consumed.add(key)
+                self.plan.aliases.append(f"{key} = {_local(original, name)}")
+
+    def _own(self, module_path: str, module) -> list[tuple[str, Any]]:
+        own = [
+            (n, t)
+            for n, t in [
+                *module.named_parameters(recurse=False),
+                *module.named_buffers(recurse=False),
+            ]
+            if t is not None and _local(module_path, n) in self.state
+        ]
+        for key in sorted({_local(module_path, n) for n, _ in own} & self.overrides.keys()):
+            self._override(key)
+        own = [(n, t) for n, t in own if _local(module_path, n) not in self.overrides]
+        # num_batches_tracked is the one tensor with no Keras counterpart.
+        for name, _ in own:
+            if name == "num_batches_tracked":
+                self.plan.skipped.append(_local(module_path, name))
+                self.consumed.add(_local(module_path, name))
+        return [(n, t) for n, t in own if n != "num_batches_tracked"]
+
+    def _override(self, key: str) -> None:
+        override = self.overrides[key]
+        variable = resolve_keras_path(self.keras_layer, override.keras_path)
+        if variable is None or not _is_keras_variable(variable):
+            self.missing(key, f"override points at Keras `{override.keras_path}`, not a variable")
+            return
+        self.plan.tensors.append(
+            PlannedTensor(key, variable, override.to_keras, override.to_torch, "override")
+        )
+        self.consumed.add(key)
+
+    def _module(self, module_path: str, module, keras_object) -> None:
+        own = self._own(module_path, module)
+        if not own:
+            return
+        torch_type = type(module).__name__
+        if not converts_torch_layer(module, self.converters):
+            self._raw(module_path, module, keras_object, own)
+            return
+        if isinstance(keras_object, list):
+            self._split(module_path, module, keras_object, own)
+            return
+        if keras_object is None:
+            for name, _ in own:
+                self.missing(
+                    _local(module_path, name),
+                    f"no Keras sub-layer at {self.where(module_path)} (torch {torch_type}); name "
+                    "the Keras sub-layer after the torch attribute path, or map the name "
+                    "(name_map / --name-map)",
+                )
+            return
+        converter = find_converter(module, keras_object, self.converters)
+        if converter is None:
+            supported = ", ".join(c.describe() for c in self.converters)
+            for name, _ in own:
+                self.missing(
+                    _local(module_path, name),
+                    f"no converter from torch {torch_type} to Keras "
+                    f"{type(keras_object).__name__} at {self.where(module_path)}; supported "
+                    f"(subclasses included): {supported}; or pass your own parity.Converter",
+                )
+            return
+        self._convert(module_path, module, keras_object, own, converter)
+
+    def _convert(self, module_path, module, keras_object, own, converter, part=None) -> bool:
+        try:
+            maps = converter.tensor_maps(module, keras_object)
+        except WeightTransferError as error:
+            self.plan.mismatched.append(f"`{module_path}`: {error}")
+            self.consumed.update(_local(module_path, n) for n, _ in own)
+            return False
+        label = module_path or "<root>"
+        if part is not None:
+            label = f"{label} part {part.index + 1}/{part.count}"
+        for finding in converter.audit(module, keras_object):
+            self.plan.audit.append(f"{label} ({type(module).__name__}): {finding}")
+        for tensor_map in maps:
+            key = _local(module_path, tensor_map.torch_name)
+            if key not in self.state:
+                continue
+            self.consumed.add(key)
+            variable = getattr(keras_object, tensor_map.keras_attr, None)
+            if variable is None or not _is_keras_variable(variable):
+                self.missing(
+                    key,
+                    f"Keras {type(keras_object).__name__} at {self.where(module_path)} has no "
+                    f"`{tensor_map.keras_attr}` variable"
+                    + (" (build it with use_bias=True)" if tensor_map.keras_attr == "bias" else ""),
+                )
+                continue
+            to_keras = tensor_map.to_keras
+            if part is not None:
+                to_keras = _sliced(to_keras, part.axis, part.start, part.stop)
+            self.plan.tensors.append(
+                PlannedTensor(
+                    key, variable, to_keras, tensor_map.to_torch, converter.describe(), part
+                )
+            )
+        return True
+
+    def _split(self, module_path, module, keras_objects, own) -> None:
+        split = map_path(self.name_map, module_path)
+        if any(obj is None for obj in keras_objects):
+            absent = [p for p, obj in zip(split.paths, keras_objects, strict=True) if obj is None]
+            for name, _ in own:
+                self.missing(
+                    _local(module_path, name),
+                    f"the name map splits torch `{module_path}` into {list(split.paths)}, but "
+                    f"{absent} are not Keras sub-layers",
+                )
+            return
+        lengths = {int(t.shape[split.axis]) if t.dim() > split.axis else 0 for _, t in own}
+        try:
+            if len(lengths) != 1:
+                raise ValueError(f"its tensors have different lengths {sorted(lengths)}")
+            bounds = split.bounds(lengths.pop())
+        except ValueError as error:
+            self.plan.mismatched.append(
+                f"`{module_path}`: cannot split its tensors "
+                f"{[_local(module_path, n) for n, _ in own]} along axis {split.axis}: {error}"
+            )
+            self.consumed.update(_local(module_path, n) for n, _ in own)
+            return
+        for index, keras_object in enumerate(keras_objects):
+            converter = find_converter(module, keras_object, self.converters)
+            if converter is None:
+                for name, _ in own:
+                    self.missing(
+                        _local(module_path, name),
+                        f"no converter from torch {type(module).__name__} to Keras "
+                        f"{type(keras_object).__name__} at `{split.paths[index]}`",
+                    )
+                return
+            start, stop = bounds[index]
+            part = Part(index, len(keras_objects), split.axis, start, stop)
+            self._convert(module_path, module, keras_object, own, converter, part)
+
+    def _raw(self, module_path: str, module, keras_object, own) -> None:
+        """A module that is not a known layer type: its own tensors are raw Parameters/buffers,
+        matched to a Keras variable attribute of the same name on the mirrored object."""
+        torch_type = type(module).__name__
+        for name, tensor in own:
+            key = _local(module_path, name)
+            self.consumed.add(key)
+            variable = None
+            if keras_object is not None and not isinstance(keras_object, list):
+                variable = getattr(keras_object, name, None)
+            if variable is None or not _is_keras_variable(variable):
+                self.missing(
+                    key,
+                    f"raw tensor of torch {torch_type}; expected a Keras variable `{name}` on "
+                    f"{self.where(module_path)} (create it with add_weight(name={name!r}))",
+                )
+                continue
+            converters = raw_converters(_shape(tensor), _shape(variable))
+            if converters is None:
+                where = _local(map_path(self.name_map, module_path) or "", name)
+                self.plan.mismatched.append(
+                    f'"{key}" {_shape(tensor)}: raw tensor of torch {torch_type} vs Keras '
+                    f"variable `{where}` {_shape(variable)}: "
+                    + (
+                        "the same elements in a different arrangement; a reshape would "
+                        "scramble them and the harness will not guess a transpose. Give the "
+                        "Keras variable the torch shape, or declare the mapping (a "
+                        "TransferOverride with to_keras/to_torch, passed as overrides=, or a "
+                        "parity.Converter for the module type)"
+                        if int(np.prod(_shape(tensor))) == int(np.prod(_shape(variable)))
+                        else "different element counts"
+                    )
+                )
+                continue
+            self.plan.tensors.append(PlannedTensor(key, variable, *converters, "raw"))
+
+    def _deduplicate(self) -> None:
+        seen: dict[int, str] = {}
+        unique: list[PlannedTensor] = []
+        for planned in self.plan.tensors:
+            earlier = seen.get(id(planned.keras_variable))
+            if earlier is None:
+                seen[id(planned.keras_variable)] = planned.torch_key
+                unique.append(planned)
+            elif self.state[earlier] is self.state[planned.torch_key]:
+                # Tied in torch (one Parameter under two keys) and in Keras (one variable).
+                self.plan.aliases.append(f"{planned.torch_key} = {earlier}")
+            else:
+                self.plan.mismatched.append(
+                    f"Keras variable `{planned.keras_variable.path}` would be filled twice: from "
+                    f'"{earlier}" and "{planned.torch_key}"'
+                )
+        self.plan.tensors = unique
+
+    def _unexpected(self) -> None:
+        used = {id(t.keras_variable) for t in self.plan.tensors}
+        attribute_paths = keras_attribute_paths(self.keras_layer)
+        transient = {
+            _local(path, name)
+            for path, module in self.torch_module.named_modules()
+            for name in module._non_persistent_buffers_set
+        }
+        for variable in _keras_variables(self.keras_layer):
+            if id(variable) in used:
+                continue
+            where = attribute_paths.get(id(variable), variable.path)
+            hint = (
+                " (torch keeps this as a non-persistent buffer, outside the state_dict: compute "
+                "it as a constant in Keras, not a variable)"
+                if where in transient
+                else ""
+            )
+            self.plan.unexpected.append(
+                f"`{where}` {_shape(variable)} (variable {variable.path}){hint}"
+            )
+
+
+def _same(first, second) -> bool:
+    if isinstance(first, list) and isinstance(second, list):
+        return len(first) == len(second) and all(a is b for a, b in zip(first, second, strict=True))
+    return first is second
+
+
+def plan_transfer(
+    torch_module,
+    keras_layer,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    converters: Sequence[Converter] = (),
+    name_map: Mapping[str, Any] | None = None,
+) -> TransferPlan:
+    """Align every torch parameter/buffer with a Keras variable; never raises, collects problems
+    (a malformed name map or converter list raises `ValueError` naming it)."""
+    return _Planner(torch_module, keras_layer, overrides, converters, name_map).run()
 
 
 def _raise_if_incomplete(plan: TransferPlan, direction: str, name: str, extra: list[str]) -> None:
@@ -666,8 +520,8 @@ def _raise_if_incomplete(plan: TransferPlan, direction: str, name: str, extra: l
         lines += [f"    {item}" for item in [*plan.mismatched, *extra]]
     lines.append(
         "  Fix: name each Keras sub-layer after its torch attribute path (torch `fc.0` is "
-        "Keras `self.fc[0]`), give it the same bias/affine settings, or declare a "
-        "TransferOverride with a reason in the spec."
+        "Keras `self.fc[0]`) or map the names (name_map= / --name-map), give it the same "
+        "bias/affine settings, or declare a parity.Converter or a TransferOverride with a reason."
     )
     raise WeightTransferError("\n".join(lines))
 
@@ -681,14 +535,53 @@ def _require_built(keras_layer) -> None:
         )
 
 
+def _assemble(
+    torch_module, converted: list[tuple[PlannedTensor, np.ndarray]], problems: list[str]
+) -> list[tuple[PlannedTensor, np.ndarray]]:
+    """Keras -> torch: join the parts of each split torch tensor back into one array."""
+    whole: list[tuple[PlannedTensor, np.ndarray]] = []
+    parts: dict[str, list[tuple[PlannedTensor, np.ndarray]]] = {}
+    for planned, value in converted:
+        if planned.part is None:
+            whole.append((planned, value))
+        else:
+            parts.setdefault(planned.torch_key, []).append((planned, value))
+    state = torch_module.state_dict()
+    for key, members in parts.items():
+        members.sort(key=lambda item: item[0].part.index)
+        first = members[0][0]
+        if len(members) != first.part.count:
+            problems.append(f'"{key}": only {len(members)} of {first.part.count} split parts')
+            continue
+        try:
+            value = np.concatenate([v for _, v in members], axis=first.part.axis)
+        except ValueError as error:
+            problems.append(f'"{key}": the split parts do not join: {error}')
+            continue
+        if _shape(value) != _shape(state[key]):
+            problems.append(
+                f'"{key}": the split parts join to {_shape(value)}, torch is {_shape(state[key])}'
+            )
+            continue
+        whole.append((first, value))
+    return whole
+
+
 def transfer_weights(
-    source, target, *, overrides: Mapping[str, Any] | None = None
+    source,
+    target,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    converters: Sequence[Converter] = (),
+    name_map: Mapping[str, Any] | None = None,
 ) -> TransferReport:
     """Copy weights torch -> Keras or Keras -> torch (direction from the argument types).
 
     Strict: every torch tensor consumed exactly once, every Keras variable filled, shapes equal
     after conversion; `num_batches_tracked` is the only key skipped. Raises `WeightTransferError`
-    listing every missing key, unexpected variable and shape mismatch at once.
+    listing every missing key, unexpected variable and shape mismatch at once. `converters` adds
+    `parity.Converter`s for the user's own layer types; `name_map` maps torch module paths to Keras
+    attribute paths where the names differ (`parity.name_map`).
     """
     import torch
 
@@ -710,7 +603,14 @@ def transfer_weights(
     _require_built(keras_layer)
     direction = "torch -> Keras" if to_keras else "Keras -> torch"
     name = type(torch_module).__name__
-    plan = plan_transfer(torch_module, keras_layer, overrides)
+    try:
+        plan = plan_transfer(
+            torch_module, keras_layer, overrides, converters=converters, name_map=name_map
+        )
+    except ValueError as error:
+        if isinstance(error, WeightTransferError):
+            raise
+        raise WeightTransferError(f"{direction} transfer for {name}: {error}") from None
     state = torch_module.state_dict()
 
     converted: list[tuple[PlannedTensor, np.ndarray]] = []
@@ -724,14 +624,14 @@ def transfer_weights(
                 expected_shape = keras_shape
             else:
                 value = planned.to_torch(np.asarray(planned.keras_variable.numpy()))
-                expected_shape = torch_shape
+                expected_shape = None if planned.part is not None else torch_shape
         except ValueError as error:
             shape_problems.append(
                 f'"{planned.torch_key}": torch {torch_shape} vs Keras `{planned.keras_variable.path}` '
                 f"{keras_shape} ({planned.layer_pair}): {error}"
             )
             continue
-        if _shape(value) != expected_shape:
+        if expected_shape is not None and _shape(value) != expected_shape:
             shape_problems.append(
                 f'"{planned.torch_key}": torch {torch_shape} converts to {_shape(value)} but Keras '
                 f"`{planned.keras_variable.path}` is {keras_shape} ({planned.layer_pair})"
@@ -747,6 +647,7 @@ def transfer_weights(
         converted.append((planned, value))
 
     if not to_keras:
+        converted = _assemble(torch_module, converted, shape_problems)
         shape_problems += _tie_conflicts(torch_module, converted)
     _raise_if_incomplete(plan, direction, name, shape_problems)
 
@@ -762,7 +663,7 @@ def transfer_weights(
                 tensor.copy_(torch.from_numpy(np.ascontiguousarray(value)).to(tensor.dtype))
     return TransferReport(
         direction=direction,
-        copied=tuple(p.torch_key for p, _ in converted),
+        copied=tuple(dict.fromkeys(p.torch_key for p, _ in converted)),
         skipped=tuple(plan.skipped),
         audit=tuple(plan.audit),
     )
@@ -790,6 +691,15 @@ def _tie_conflicts(torch_module, converted: list[tuple[PlannedTensor, np.ndarray
     return problems
 
 
-def audit_hyperparameters(torch_module, keras_layer, overrides=None) -> list[str]:
+def audit_hyperparameters(
+    torch_module,
+    keras_layer,
+    overrides=None,
+    *,
+    converters: Sequence[Converter] = (),
+    name_map: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Numerically relevant hyper-parameter differences between aligned layers, by path."""
-    return plan_transfer(torch_module, keras_layer, overrides).audit
+    return plan_transfer(
+        torch_module, keras_layer, overrides, converters=converters, name_map=name_map
+    ).audit

@@ -113,3 +113,46 @@ def nan_state(features: int = 3) -> dict:
     state = module.state_dict()
     state["fc1.weight"] = torch.full_like(state["fc1.weight"], float("nan"))
     return state
+
+
+class ConvTorch(nn.Module):
+    """A 3x3 conv, then a ReLU."""
+
+    def __init__(self, channels: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+class ConvKeras(layers.Layer):
+    """The correct port of `ConvTorch`."""
+
+    def __init__(self, channels: int = 3, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = layers.Conv2D(channels, 3, padding="same")
+
+    def call(self, x):
+        return ops.relu(self.activate(self.conv(x)))
+
+    def activate(self, y):
+        return y
+
+
+class WideOnlyBugKeras(ConvKeras):
+    """Bug only from width 5 on: the right-most column beyond index 3 is dropped to zero."""
+
+    def activate(self, y):
+        width = ops.shape(y)[2]
+        keep = ops.cast(ops.arange(width) < 4, y.dtype)
+        return y * keep[None, None, :, None] if y.shape[2] is None or y.shape[2] > 4 else y
+
+
+class SquareOnlyTorch(ConvTorch):
+    """A torch module that itself refuses non-square images."""
+
+    def forward(self, x):
+        if x.shape[2] != x.shape[3]:
+            raise ValueError(f"square images only. Received: {tuple(x.shape)}")
+        return super().forward(x)

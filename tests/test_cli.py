@@ -39,7 +39,7 @@ def test_report_markdown_has_one_row_per_block(tmp_path):
 
 def test_check_replays_one_case(capsys):
     code = main(["check", "SEAttention", "--init", '{"channel": 6, "reduction": 2}',
-                 "--input-shape", "2,6,5,3", "--seed", "9"])  # fmt: skip
+                 "--input-shape", "2,6,5,3", "--seed", "9", "--no-variants"])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
     assert "SEAttention  1 " in out and "pass" in out and "1/1 blocks pass" in out
@@ -89,9 +89,14 @@ def test_usage_errors_exit_2_with_one_line(argv, message, capsys):
 
 def test_bad_shape_argument_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as caught:
-        main(["check", "SEAttention", "--input-shape", "2,x"])
+        main(["check", "SEAttention", "--input-shape", "2,3.5"])
     assert caught.value.code == 2
     assert "comma-separated positive integers" in capsys.readouterr().err
+
+
+def test_a_named_size_needs_its_range(capsys):
+    assert main(["check", "SEAttention", "--input-shape", "2,x"]) == 2
+    assert "size 'x' in --input-shape has no range: add --dim x=LOW:HIGH" in capsys.readouterr().err
 
 
 def test_console_script_is_installed():

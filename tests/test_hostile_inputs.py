@@ -143,7 +143,7 @@ API_CASES = {
     ),
     "misaligned names and a missing bias": (
         lambda: parity.compare(*_plain(MissingLayerKeras), X_PLAIN, layout="plain"),
-        parity.WeightTransferError, '"fc1.weight" (3, 3): no Keras sub-layer at path `fc1`',
+        parity.WeightTransferError, '"fc1.weight" (3, 3): no Keras sub-layer at `fc1`',
     ),
     "Keras returns a dict": (
         lambda: parity.compare(*_plain(DictOutputKeras), X_PLAIN, layout="plain"),

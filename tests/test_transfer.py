@@ -10,8 +10,7 @@ from keras import layers
 from torch import nn
 
 import parity
-from parity.randomize import randomize_torch
-from parity.weights import (
+from parity.converters import (
     conv1d_kernel_to_keras,
     conv1d_kernel_to_torch,
     conv2d_kernel_to_keras,
@@ -23,6 +22,7 @@ from parity.weights import (
     linear_weight_to_torch,
     pointwise_conv_to_dense,
 )
+from parity.randomize import randomize_torch
 from tests.pairs import AllTypesKeras, AllTypesTorch, built
 
 

@@ -137,7 +137,10 @@ COT_ATTENTION = ModuleSpec(
     keras_class=tf_attention.CoTAttention,
     layout="image",
     cases=cot_attention_cases,
-    upstream_case=Case({"dim": 512, "kernel_size": 3}, ((50, 512, 7, 7),), label="upstream README"),
+    # Upstream README uses batch 50: 1.7 s (float32) and 9.9 s (float64) per comparison on one CPU
+    # thread for its 1024 -> 256 -> 4608 channel 1x1 convs; batch 2 keeps upstream's sizes
+    # otherwise.
+    upstream_case=Case({"dim": 512, "kernel_size": 3}, ((2, 512, 7, 7),), label="upstream README"),
     asymmetric_case=Case({"dim": 12, "kernel_size": 3}, ((2, 12, 5, 7),), label="asymmetric"),
     smoke_cases=(
         Case({"dim": 8, "kernel_size": 1}, ((2, 8, 4, 6),), label="kernel_size=1"),

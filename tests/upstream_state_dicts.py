@@ -91,6 +91,27 @@ def _muse() -> dict:
     return keys
 
 
+def _triplet(gates: tuple[str, ...]) -> dict:
+    keys = {}
+    for gate in gates:  # each: a 2 -> 1 7x7 conv without bias, then a 1-channel BN
+        keys |= _conv(f"{gate}.conv.conv", 1, 2, 7, False) | _bn(f"{gate}.conv.bn", 1)
+    return keys
+
+
+def _polarized(channel: int) -> dict:
+    half = channel // 2
+    keys = _conv("ch_wv", half, channel, 1) | _conv("ch_wq", 1, channel, 1)
+    keys |= _conv("ch_wz", channel, half, 1) | {"ln.weight": (channel,), "ln.bias": (channel,)}
+    return keys | _conv("sp_wv", half, channel, 1) | _conv("sp_wq", half, channel, 1)
+
+
+def _aft(d_model: int, n: int, simple: bool) -> dict:
+    keys = {} if simple else {"position_biases": (n, n)}
+    for name in ("fc_q", "fc_k", "fc_v"):
+        keys |= _linear(name, d_model, d_model)
+    return keys
+
+
 UPSTREAM = {
     "SEAttention": ({"channel": 512, "reduction": 8}, _linear("fc.0", 64, 512, False) | _linear("fc.2", 512, 64, False)),
     "SKAttention": ({"channel": 512, "reduction": 8}, _sk()),
@@ -117,4 +138,53 @@ UPSTREAM = {
     "ExternalAttention": ({"d_model": 512, "S": 8}, {"mk.weight": (8, 512), "mv.weight": (512, 8)}),
     "ScaledDotProductAttention": ({"d_model": 512, "d_k": 512, "d_v": 512, "h": 8}, _attention(512, 512, 512, 8)),
     "SimplifiedScaledDotProductAttention": ({"d_model": 512, "h": 8}, _linear("fc_o", 512, 512)),
+    # MODULES-2.md (the tables at their sizes; other configs by the rules stated there).
+    "SimAM": ({"channels": 64}, {}),
+    "CoordAtt": [
+        (
+            {"inp": 16, "oup": 16},
+            _conv("conv1", 8, 16, 1) | _bn("bn1", 8) | _conv("conv_h", 16, 8, 1) | _conv("conv_w", 16, 8, 1),
+        ),
+        (
+            {"inp": 96, "oup": 1, "reduction": 4},  # mip = max(8, 96 // 4) = 24
+            _conv("conv1", 24, 96, 1) | _bn("bn1", 24) | _conv("conv_h", 1, 24, 1) | _conv("conv_w", 1, 24, 1),
+        ),
+    ],
+    "TripletAttention": [({}, _triplet(("cw", "hc", "hw"))), ({"no_spatial": True}, _triplet(("cw", "hc")))],
+    "DoubleAttention": [
+        (
+            {"in_channels": 8, "c_m": 4, "c_n": 6, "reconstruct": True},
+            _conv("convA", 4, 8, 1) | _conv("convB", 6, 8, 1) | _conv("convV", 6, 8, 1) | _conv("conv_reconstruct", 8, 4, 1),
+        ),
+        (
+            {"in_channels": 8, "c_m": 4, "c_n": 6, "reconstruct": False},
+            _conv("convA", 4, 8, 1) | _conv("convB", 6, 8, 1) | _conv("convV", 6, 8, 1),
+        ),
+    ],
+    "ParallelPolarizedSelfAttention": [({"channel": 8}, _polarized(8)), ({"channel": 7}, _polarized(7))],
+    "SequentialPolarizedSelfAttention": [({"channel": 8}, _polarized(8)), ({"channel": 7}, _polarized(7))],
+    "CoTAttention": (
+        {"dim": 8, "kernel_size": 3},
+        {"key_embed.0.weight": (8, 2, 3, 3)} | _bn("key_embed.1", 8)  # groups=4
+        | _conv("value_embed.0", 8, 8, 1, False) | _bn("value_embed.1", 8)
+        | _conv("attention_embed.0", 4, 16, 1, False) | _bn("attention_embed.1", 4)
+        | _conv("attention_embed.3", 72, 4, 1),
+    ),
+    "AFT_FULL": [({"d_model": 8, "n": 5}, _aft(8, 5, False)), ({"d_model": 8, "n": 5, "simple": True}, _aft(8, 5, True))],
+    "UFOAttention": (
+        {"d_model": 8, "d_k": 4, "d_v": 6, "h": 2},
+        {"gamma": (1, 2, 1, 1)} | _linear("fc_q", 8, 8) | _linear("fc_k", 8, 8) | _linear("fc_v", 12, 8) | _linear("fc_o", 8, 12),
+    ),
+    "MobileViTv2Attention": (
+        {"d_model": 8},
+        _linear("fc_i", 1, 8) | _linear("fc_k", 8, 8) | _linear("fc_v", 8, 8) | _linear("fc_o", 8, 8),
+    ),
+    "ParNetAttention": (
+        {"channel": 8},
+        _conv("sse.1", 8, 8, 1) | _conv("conv1x1.0", 8, 8, 1) | _bn("conv1x1.1", 8) | _conv("conv3x3.0", 8, 8, 3) | _bn("conv3x3.1", 8),
+    ),
+    "CrissCrossAttention": (
+        {"in_dim": 16},
+        {"gamma": (1,)} | _conv("query_conv", 2, 16, 1) | _conv("key_conv", 2, 16, 1) | _conv("value_conv", 16, 16, 1),
+    ),
 }  # fmt: skip

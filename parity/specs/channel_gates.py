@@ -31,6 +31,47 @@ def _check_sge_nan_at_one_position() -> None:
     expect(np.isnan(expected).all() and np.isnan(actual).all(), "expected NaN everywhere")
 
 
+def _check_simam_ignores_channels() -> None:
+    x = np.random.default_rng(0).standard_normal((2, 6, 5, 3))
+    with torch.no_grad():
+        with_channels = reference_torch.SimAM(channels=64)(torch.from_numpy(x)).numpy()
+        without = reference_torch.SimAM()(torch.from_numpy(x)).numpy()
+    expect(np.array_equal(with_channels, without), "channels=64 changes the torch output")
+    expect(not reference_torch.SimAM(channels=64).state_dict(), "SimAM has weights")
+    nhwc = np.moveaxis(x, 1, -1)
+    layer = tf_attention.SimAM(channels=64, dtype="float64")
+    expect(
+        np.array_equal(
+            np.asarray(layer(nhwc)), np.asarray(tf_attention.SimAM(dtype="float64")(nhwc))
+        ),
+        "channels=64 changes the Keras output",
+    )
+
+
+def _check_simam_unbiased_variance() -> None:
+    e_lambda = 1e-3
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 5))
+
+    def simam(divisor: int) -> np.ndarray:
+        d = (x - x.mean(axis=(2, 3), keepdims=True)) ** 2
+        y = d / (4 * (d.sum(axis=(2, 3), keepdims=True) / divisor + e_lambda)) + 0.5
+        return x / (1 + np.exp(-y))
+
+    with torch.no_grad():
+        expected = reference_torch.SimAM(e_lambda=e_lambda)(torch.from_numpy(x)).numpy()
+    layer = tf_attention.SimAM(e_lambda=e_lambda, dtype="float64")
+    actual = np.moveaxis(np.asarray(layer(np.moveaxis(x, 1, -1))), -1, 1)
+    for side, output in (("torch", expected), ("Keras", actual)):
+        expect(np.allclose(output, simam(4 * 5 - 1), rtol=1e-13, atol=0), f"{side}: not H*W - 1")
+        expect(np.abs(output - simam(4 * 5)).max() > 1e-4, f"{side}: H*W and H*W - 1 agree")
+    # One position: zero degrees of freedom, 0 / 0 everywhere (torch gives no warning here).
+    single = np.random.default_rng(2).standard_normal((2, 4, 1, 1)).astype("float32")
+    with torch.no_grad():
+        expected = reference_torch.SimAM(channels=4)(torch.from_numpy(single)).numpy()
+    actual = np.asarray(tf_attention.SimAM(channels=4)(np.moveaxis(single, 1, -1)))
+    expect(np.isnan(expected).all() and np.isnan(actual).all(), "expected NaN everywhere at 1x1")
+
+
 def _check_shuffle_ignores_reduction() -> None:
     def shapes(reduction):
         module = reference_torch.ShuffleAttention(channel=32, reduction=reduction, G=4)
@@ -156,6 +197,42 @@ PSA = ModuleSpec(
         "convs and se_blocks registered as nn.ModuleList (upstream's plain lists leave state_dict "
         "empty; #14, PR #84); no in-place write into the input (#16); math unchanged"
     ),
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# ParNet attention, "Non-deep Networks" (Goyal et al., 2021), https://arxiv.org/abs/2110.07641
+
+
+@st.composite
+def parnet_attention_cases(draw: st.DrawFn) -> Case:
+    """ParNetAttention: input C = channel; H and W independent, down to 1x1 (inference mode: the
+    BN error on one value per channel is a torch training-mode constraint only)."""
+    channel = draw(sizes(max_size=32), label="channel")
+    shape = draw(image_shapes(channel), label="shape")
+    return image_case({"channel": channel}, shape)
+
+
+PARNET_ATTENTION = ModuleSpec(
+    name="ParNetAttention",
+    torch_class=reference_torch.ParNetAttention,
+    keras_class=tf_attention.ParNetAttention,
+    layout="image",
+    cases=parnet_attention_cases,
+    upstream_case=Case({"channel": 512}, ((50, 512, 7, 7),), label="upstream README"),
+    asymmetric_case=Case({"channel": 12}, ((2, 12, 7, 5),), label="asymmetric"),
+    smoke_cases=(Case({"channel": 8}, ((3, 8, 1, 1),), label="1x1 image"),),
+    invalid_configs=(
+        InvalidConfig({"channel": 0}, match="Received: channel=0", reason="no channels"),
+        InvalidConfig(
+            {"channel": 8},
+            match="8 channels",
+            input_shape=(2, 6, 5, 3),
+            reason="input channel count differs from `channel`",
+        ),
+    ),
+    paper="Goyal et al., 2021, https://arxiv.org/abs/2110.07641",
+    deviations_from_upstream="none",
 )
 
 
@@ -312,6 +389,77 @@ SHUFFLE_ATTENTION = ModuleSpec(
 
 
 # ----------------------------------------------------------------------------------------------
+# SimAM, a parameter-free attention module (Yang et al., 2021),
+# https://proceedings.mlr.press/v139/yang21o.html
+
+
+@st.composite
+def simam_cases(draw: st.DrawFn) -> Case:
+    """SimAM: `channels` is ignored (None, the input's C, or any other count); e_lambda > 0; H
+    and W with H * W >= 2 (one position divides by H*W - 1 = 0: NaN on both sides, a quirk)."""
+    channel = draw(sizes(max_size=48), label="channel")
+    channels = draw(st.one_of(st.none(), st.just(channel), sizes(max_size=64)), label="channels")
+    e_lambda = draw(
+        st.one_of(
+            st.sampled_from((1e-4, 1e-2, 1.0)),
+            st.floats(min_value=1e-6, max_value=2.0, allow_nan=False, allow_infinity=False),
+        ),
+        label="e_lambda",
+    )
+    batch = draw(batches(), label="batch")
+    height = draw(sizes(), label="height")
+    # Without assume(): a single row needs at least two columns.
+    width = draw(sizes(min_size=2 if height == 1 else 1), label="width")
+    return image_case({"channels": channels, "e_lambda": e_lambda}, (batch, channel, height, width))
+
+
+SIMAM = ModuleSpec(
+    name="SimAM",
+    torch_class=reference_torch.SimAM,
+    keras_class=tf_attention.SimAM,
+    layout="image",
+    cases=simam_cases,
+    # SimAM is not in the upstream README: this is SimAM.py's __main__.
+    upstream_case=Case({"channels": 64}, ((3, 64, 7, 7),), label="upstream __main__"),
+    asymmetric_case=Case({"channels": 12, "e_lambda": 1e-3}, ((2, 12, 7, 5),), label="asymmetric"),
+    smoke_cases=(
+        Case({"channels": 64}, ((2, 6, 5, 3),), label="channels=64 on a 6-channel input"),
+        Case({}, ((2, 5, 1, 6),), label="one row: H*W - 1 = 5"),
+        Case({"e_lambda": 0.0}, ((2, 3, 4, 5),), label="e_lambda=0"),
+    ),
+    invalid_configs=(
+        InvalidConfig(
+            {"e_lambda": -0.1},
+            match="Received: e_lambda=-0.1",
+            reason="a negative e_lambda can cancel the variance and divide by zero",
+        ),
+        InvalidConfig(
+            {"channels": 0},
+            match="Received: channels=0",
+            reason="channels, when given, must be a positive integer",
+        ),
+    ),
+    quirks=(
+        Quirk(
+            "`channels` unused",
+            "upstream accepts it and builds nothing from it: any channel count works",
+            _check_simam_ignores_channels,
+        ),
+        Quirk(
+            "unbiased variance: NaN on both sides at H*W = 1",
+            "upstream divides by H*W - 1; one position leaves zero degrees of freedom",
+            _check_simam_unbiased_variance,
+        ),
+    ),
+    paper="Yang et al., 2021, https://proceedings.mlr.press/v139/yang21o.html",
+    deviations_from_upstream=(
+        "`channels` must be None or a positive integer and `e_lambda` a number >= 0 (upstream "
+        "accepts any value); math unchanged"
+    ),
+)
+
+
+# ----------------------------------------------------------------------------------------------
 # Spatial Group-wise Enhance (Li et al., 2019), https://arxiv.org/abs/1905.09646
 
 
@@ -362,8 +510,10 @@ SPATIAL_GROUP_ENHANCE = ModuleSpec(
 FAMILY = (
     ECA_ATTENTION,
     PSA,
+    PARNET_ATTENTION,
     SE_ATTENTION,
     SK_ATTENTION,
     SHUFFLE_ATTENTION,
+    SIMAM,
     SPATIAL_GROUP_ENHANCE,
 )

@@ -24,6 +24,7 @@ from parity.spec import (
     KnownDeviation,
     ModuleSpec,
     Quirk,
+    TiedAxes,
 )
 from parity.tolerance import DEFAULT_TOLERANCES, Tolerance
 from parity.weights import TransferReport, transfer_weights
@@ -42,6 +43,7 @@ __all__ = [
     "ParityError",
     "ParityResult",
     "Quirk",
+    "TiedAxes",
     "Tolerance",
     "TransferReport",
     "WeightTransferError",

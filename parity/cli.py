@@ -104,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--output-layout", default=None, help="layout of the outputs (default: --layout)"
     )
-    check.add_argument("--extra", action="append", default=[], help="NAME=mask|float:SHAPE")
+    check.add_argument("--extra", action="append", default=[],
+                       help="NAME=mask|float:SHAPE, or NAME=value:JSON for a constant")  # fmt: skip
     check.add_argument("--shared-input", action="store_true", help="feed one array to all inputs")
     check.add_argument("--dtype", type=_dtypes, default=("float32", "float64"))
     check.add_argument("--examples", type=int, default=1, help="seeds to try (seed, seed+1, ...)")
@@ -220,6 +221,13 @@ def _emit(report, args) -> int:
     return status
 
 
+def _tuples(value):
+    """JSON arrays back to tuples (a constant such as `spatial_size=(4, 6)` is a tuple)."""
+    if isinstance(value, list):
+        return tuple(_tuples(item) for item in value)
+    return value
+
+
 def _parse_extra(text: str):
     from parity.spec import ExtraInput
 
@@ -227,11 +235,20 @@ def _parse_extra(text: str):
         name, rest = text.split("=", 1)
         kind, shape = rest.split(":", 1)
     except ValueError:
-        raise UsageError(f"--extra expects NAME=mask|float:SHAPE; received {text!r}") from None
+        raise UsageError(
+            f"--extra expects NAME=mask|float:SHAPE or NAME=value:JSON; received {text!r}"
+        ) from None
     if not name.isidentifier():
         raise UsageError(f"--extra NAME must be a keyword argument name; received {name!r}")
+    if kind == "value":
+        try:
+            return name, ExtraInput("value", value=_tuples(json.loads(shape)))
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--extra {text!r}: the value is not JSON ({error.msg})") from None
     if kind not in ("mask", "float"):
-        raise UsageError(f"--extra kind must be mask or float; received {kind!r} in {text!r}")
+        raise UsageError(
+            f"--extra kind must be mask, float or value; received {kind!r} in {text!r}"
+        )
     try:
         return name, ExtraInput(kind, _shape(shape))
     except argparse.ArgumentTypeError as error:

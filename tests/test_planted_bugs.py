@@ -338,8 +338,18 @@ def test_axial_attention_missed_permute():
     assert "does not match" in rows["axial_attentions.0.fn.to_q"].note
 
 
-def test_axial_attention_softmax_over_queries():
-    case = Case({**AXIAL.config, "dim": 8, "sum_axial_out": False}, ((2, 8, 5, 7),))
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (2, 8, 5, 7),
+        # H = dim: the rows along H are (B*W, 6, 6), where moving the channel axis and keeping
+        # it give the same shape; the harness tries both, so the projections are not blamed.
+        (2, 6, 6, 5),
+    ],
+    ids=["T != dim", "T == dim"],
+)
+def test_axial_attention_softmax_over_queries(shape):
+    case = Case({**AXIAL.config, "dim": shape[1], "sum_axial_out": False}, (shape,))
     layer = AxialAttention(**case.config, dtype="float64")
     for axial_attention in layer.axial_attentions:
         axial_attention.fn.__class__ = SelfAttentionSoftmaxOverQueries

@@ -295,6 +295,17 @@ def _check_sizes(case) -> None:
         )
 
 
+def _spec_tolerance(spec, case, dtype: str) -> dict:
+    """A registered block's known-deviation tolerance for `case`, as `run_case` applies it (so a
+    printed reproduce command replays the report's verdict); nothing for a user's own pair."""
+    if spec is None:
+        return {}
+    tolerance, reason = spec.tolerance_for(case, dtype)
+    if tolerance is None:
+        return {}
+    return {"tolerance": tolerance, "tolerance_source": f"{spec.name} override: {reason}"}
+
+
 def _construct(name: str, cls, config: dict, **extra):
     try:
         return cls(**config, **extra)
@@ -324,6 +335,8 @@ def _cmd_check(args) -> int:
         input_shapes=tuple(args.input_shape),
         extra_inputs=dict(_parse_extra(e) for e in args.extra),
         shared_input=args.shared_input,
+        # One --layout for every input is the case's own (kept in its reproduce command).
+        layout=args.layout if args.layout and "," not in args.layout else None,
     )
     _check_sizes(case)
     if args.keras is None:
@@ -393,6 +406,7 @@ def _cmd_check(args) -> int:
                     name=name,
                     randomize=state is None,
                     overrides=overrides,
+                    **_spec_tolerance(spec if args.keras is None else None, case, dtype),
                     reproduce=reproduce_command(spec, case, seed, dtype)
                     if args.keras is None
                     else None,
@@ -518,6 +532,10 @@ def _load_frameworks(quiet: bool) -> None:
 
         tf.constant(1.0) + 1.0
         torch.ones(1) + 1
+    if quiet:
+        # TensorFlow's Python warnings too: Keras runs every grouped convolution on CPU through
+        # a fresh XLA tf.function, which logs a "retracing" warning per call (ACmix's dep_conv).
+        tf.get_logger().setLevel("ERROR")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

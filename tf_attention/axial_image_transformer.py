@@ -237,7 +237,9 @@ class AxialImageTransformer(layers.Layer):
     FFN is `ChanLayerNorm, Conv2D(4 dim, 3, same), LeakyReLU(0.01), Conv2D(dim, 3, same)`.
     Reversible (default): `x1 = x2 = x`, for each pair `x1 += f(x2)`, `x2 += g(x1)`, output
     `(x1 + x2) / 2`. Non-reversible: `x += f(x)`, `x += g(x)`: a different function of the same
-    weights.
+    weights. Only the forward is ported: training uses plain autograd, not torch's reversible
+    backward (the same gradients in training mode). The FFN's LeakyReLU is this module's own:
+    `keras.layers.LeakyReLU` keeps its slope as a float32 attribute, 2e-8 off in float64.
 
     Args:
         dim: Channels.

@@ -39,6 +39,9 @@ class WeightedPermuteMLP(layers.Layer):
 
     `mlp_h` and `mlp_w` map `dim` features made of H * S and W * S values
     (S = dim // seg_dim), so the input must be `(batch, seg_dim, seg_dim, dim)`, as upstream.
+    The reweighting MLP's GELU is torch's exact erf form written out (`_mlp.exact_gelu`):
+    Keras' own exact GELU builds its 1/sqrt(2) through a float32 constant and is off by 5e-9 in
+    float64, 50x the float64 tolerance.
 
     Args:
         dim: Number of input and output channels (last axis).

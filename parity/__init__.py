@@ -26,6 +26,7 @@ from parity.spec import (
     KnownDeviation,
     ModuleSpec,
     Quirk,
+    TiedAxes,
 )
 from parity.tolerance import DEFAULT_TOLERANCES, Tolerance
 from parity.weights import TransferReport, transfer_weights
@@ -47,6 +48,7 @@ __all__ = [
     "Quirk",
     "Split",
     "TensorMap",
+    "TiedAxes",
     "Tolerance",
     "TransferReport",
     "WeightTransferError",

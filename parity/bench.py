@@ -55,11 +55,17 @@ def bench_case(
     torch_module, keras_layer = build_pair(spec, case, dtype)
     torch_module.to(getattr(torch, dtype)).eval()
     arrays, extras = case_inputs(case, seed=0, dtype=dtype)
-    layout = get_layout(spec.layout)
+    layout = get_layout(spec.layout_for(case))
     torch_inputs = [torch.from_numpy(np.ascontiguousarray(x)) for x in arrays]
-    torch_extras = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in extras.items()}
+    # Arrays become tensors; constants (kind "value", e.g. spatial_size) go to both as they are.
+    torch_extras = {
+        k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+        for k, v in extras.items()
+    }
     keras_inputs = [tf.convert_to_tensor(layout.torch_to_keras(x)) for x in arrays]
-    keras_extras = {k: tf.convert_to_tensor(v) for k, v in extras.items()}
+    keras_extras = {
+        k: tf.convert_to_tensor(v) if isinstance(v, np.ndarray) else v for k, v in extras.items()
+    }
 
     def run_torch():
         with torch.no_grad():

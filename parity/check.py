@@ -96,6 +96,8 @@ class CheckOptions:
     repro_dir: Any = None
     reproduce: Callable[[Case, int, str], str | None] | None = None
     database: Any = "default"
+    spec: Any = None  # a registered block's ModuleSpec: its known deviations apply
+    case_layout: str | None = None  # one --layout for every input, kept in reproduce commands
 
     @property
     def fuzzing(self) -> bool:
@@ -115,10 +117,16 @@ def _run(source: PairSource, options: CheckOptions, pairs: dict, case: Case, see
     if key not in pairs:
         pairs[key] = source.build(case.config, dtype)
     torch_module, keras_layer = pairs[key]
-    tolerance = None
+    tolerance, tolerance_source, allowances = None, None, ()
+    torch_config, keras_config = source.configs(case.config)
     if options.rtol is not None or options.atol is not None:
         tolerance = resolve_tolerance(dtype, options.rtol, options.atol)
-    torch_config, keras_config = source.configs(case.config)
+        tolerance_source = "given"
+    elif options.spec is not None:  # as `run_case` applies them, so reproduce lines replay
+        full = replace(case, config=torch_config)
+        tolerance, reason = options.spec.tolerance_for(full, dtype)
+        tolerance_source = f"{options.spec.name} override: {reason}" if tolerance else None
+        allowances = options.spec.allowances_for(full, dtype)
     comparison = case_comparison(
         torch_module,
         keras_layer,
@@ -130,7 +138,8 @@ def _run(source: PairSource, options: CheckOptions, pairs: dict, case: Case, see
         name=source.name or source.torch_class.__name__,
         randomize=source.state is None,
         tolerance=tolerance,
-        tolerance_source=None if tolerance is None else "given",
+        tolerance_source=tolerance_source,
+        allowances=allowances,
         reproduce=options.reproduce(case, seed, dtype) if options.reproduce else None,
         repro_dir=options.repro_dir,
         keras_init=keras_config if keras_config != torch_config else None,
@@ -186,6 +195,7 @@ def check_pair(source: PairSource, options: CheckOptions) -> list[CaseOutcome]:
         input_shapes=tuple(tuple(s) for s in options.input_shapes),
         extra_inputs=dict(options.extras),
         shared_input=options.shared_input,
+        layout=options.case_layout,
     )
     cases = [("check", base)]
     if options.variants:

@@ -127,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--output-layout", default=None, help="layout of the outputs (default: --layout)"
     )
-    check.add_argument("--extra", action="append", default=[], help="NAME=mask|float:SHAPE")
+    check.add_argument("--extra", action="append", default=[],
+                       help="NAME=mask|float:SHAPE, or NAME=value:JSON for a constant")  # fmt: skip
     check.add_argument("--shared-input", action="store_true", help="feed one array to all inputs")
     check.add_argument("--dtype", type=_dtypes, default=("float32", "float64"))
     check.add_argument("--examples", type=int, default=None,
@@ -252,6 +253,13 @@ def _emit(report, args) -> int:
     return status
 
 
+def _tuples(value):
+    """JSON arrays back to tuples (a constant such as `spatial_size=(4, 6)` is a tuple)."""
+    if isinstance(value, list):
+        return tuple(_tuples(item) for item in value)
+    return value
+
+
 def _parse_extra(text: str):
     from parity.spec import ExtraInput
 
@@ -259,11 +267,20 @@ def _parse_extra(text: str):
         name, rest = text.split("=", 1)
         kind, shape = rest.split(":", 1)
     except ValueError:
-        raise UsageError(f"--extra expects NAME=mask|float:SHAPE; received {text!r}") from None
+        raise UsageError(
+            f"--extra expects NAME=mask|float:SHAPE or NAME=value:JSON; received {text!r}"
+        ) from None
     if not name.isidentifier():
         raise UsageError(f"--extra NAME must be a keyword argument name; received {name!r}")
+    if kind == "value":
+        try:
+            return name, ExtraInput("value", value=_tuples(json.loads(shape)))
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--extra {text!r}: the value is not JSON ({error.msg})") from None
     if kind not in ("mask", "float"):
-        raise UsageError(f"--extra kind must be mask or float; received {kind!r} in {text!r}")
+        raise UsageError(
+            f"--extra kind must be mask, float or value; received {kind!r} in {text!r}"
+        )
     try:
         return name, ExtraInput(kind, _concrete_shape(shape))
     except argparse.ArgumentTypeError as error:
@@ -435,6 +452,7 @@ def _cmd_check(args) -> int:
         )
     comparison_options: dict = {}
     reproduce = None
+    registered = None
     if args.keras is None:
         if ":" in args.target:
             raise UsageError(
@@ -446,6 +464,7 @@ def _cmd_check(args) -> int:
         layout = args.layout or spec.layout
         output_layout = args.output_layout or (args.layout or spec.resolved_output_layout)
         comparison_options["overrides"] = spec.transfer_overrides
+        registered = spec
 
         def reproduce(case, seed, dtype):
             return reproduce_command(spec, case, seed, dtype)
@@ -496,6 +515,8 @@ def _cmd_check(args) -> int:
         comparison=comparison_options,
         repro_dir=args.repro_dir,
         reproduce=reproduce,
+        spec=registered,
+        case_layout=args.layout if args.layout and "," not in args.layout else None,
     )
     shown = " ".join(",".join(map(str, s)) for s in shapes)
     try:
@@ -620,6 +641,10 @@ def _load_frameworks(quiet: bool) -> None:
 
         tf.constant(1.0) + 1.0
         torch.ones(1) + 1
+    if quiet:
+        # TensorFlow's Python warnings too: Keras runs every grouped convolution on CPU through
+        # a fresh XLA tf.function, which logs a "retracing" warning per call (ACmix's dep_conv).
+        tf.get_logger().setLevel("ERROR")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,19 +40,36 @@ def constructor(cls: type) -> str:
     return f"{cls.__name__}({', '.join(shown)})"
 
 
+def _constructor_cell(spec: ModuleSpec) -> str:
+    """The torch constructor, plus the Keras defaults of the arguments that differ by design."""
+    text = f"`{constructor(spec.torch_class)}`"
+    if not spec.constructor_differences:
+        return text
+    keras_parameters = inspect.signature(spec.keras_class.__init__).parameters
+    differing = ", ".join(
+        f"`{name}={keras_parameters[name].default!r}`" for name in spec.constructor_differences
+    )
+    return f"{text}; Keras: {differing}"
+
+
 def _paper(citation: str) -> str:
     text, _, url = citation.rpartition(", ")
     return f"[{text}]({url})" if url.startswith("http") else citation
 
 
-def _layouts(spec: ModuleSpec) -> str:
-    layout = get_layout(spec.layout)
+def _layout_text(name: str) -> str:
+    layout = get_layout(name)
     if layout.channels_first_to_last:
-        text = f"{layout.describe('torch')} -> {layout.describe('keras')}"
-    else:
-        text = f"{layout.describe('torch')}, unchanged"
+        return f"{layout.describe('torch')} -> {layout.describe('keras')}"
+    return f"{layout.describe('torch')}, unchanged"
+
+
+def _layouts(spec: ModuleSpec) -> str:
+    text = _layout_text(spec.layout)
     if spec.resolved_output_layout != spec.layout:
         text += f" (output: {get_layout(spec.resolved_output_layout).describe('torch')})"
+    for name, when in spec.case_layouts.items():
+        text += f"; {when}: {_layout_text(name)}"
     return text
 
 
@@ -76,7 +93,7 @@ def blocks_table(specs: Iterable[ModuleSpec]) -> str:
                 for cell in (
                     spec.name,
                     _paper(spec.paper),
-                    f"`{constructor(spec.torch_class)}`",
+                    _constructor_cell(spec),
                     _layouts(spec),
                     quirks,
                     spec.deviations_from_upstream,

@@ -15,11 +15,19 @@ Captures are copies, on both sides: an in-place op after a sub-layer (`nn.ReLU(i
 `x += ...`) would otherwise overwrite the captured tensor and put the blame on a correct layer.
 The capture run must reproduce the outputs of the comparison it explains; when it does not
 (a stateful or random module), no culprit is named.
+
+A torch activation maps to the Keras layout by moving its channel axis last or keeping it as it
+is. Inside a sub-stack those are both plausible (PermuteToFrom's `(rows, T, C)`, MobileViT's
+`(B, P, N, C)` tokens): when both give the Keras shape (T == C), each is tried and the one that
+agrees best is taken, so a correct sub-layer is never blamed for an ambiguous shape (the price:
+a sub-layer that swaps exactly those two equal-sized axes is not caught there, only by its
+parent or the output).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,39 +122,46 @@ def _numpy(value) -> np.ndarray | None:
         return None
 
 
-def to_keras_like(torch_array: np.ndarray, keras_shape: Sequence[int], channels_last: bool):
-    """Convert a torch activation to the layout of a Keras activation of `keras_shape`.
-
-    Candidates in order of preference: move the channel axis last (image blocks) or keep as is
-    (sequence blocks), then the other; a candidate may also drop size-1 axes (torch `(B, C, 1, 1)`
-    vs Keras `(B, C)`). Returns None when nothing matches the Keras shape.
-    """
+def keras_like_candidates(
+    torch_array: np.ndarray, keras_shape: Sequence[int], channels_last: bool
+) -> list[np.ndarray]:
+    """Every conversion of a torch activation to a Keras activation of `keras_shape`, in order of
+    preference: move the channel axis last (image blocks) or keep as is (sequence blocks), then
+    the other; failing an exact shape, one that only drops size-1 axes (torch `(B, C, 1, 1)` vs
+    Keras `(B, C)`). Two candidates when the shape cannot tell them apart (`(rows, T, C)` with
+    T == C); none when nothing matches."""
     keras_shape = tuple(int(d) for d in keras_shape)
     moved = np.moveaxis(torch_array, 1, -1) if torch_array.ndim >= 3 else None
     order = [moved, torch_array] if channels_last else [torch_array, moved]
-    for candidate in order:
-        if candidate is None:
-            continue
-        if candidate.shape == keras_shape:
-            return candidate
-    for candidate in order:
-        if candidate is None:
-            continue
-        squeezed = tuple(d for d in candidate.shape if d != 1)
-        if squeezed == tuple(d for d in keras_shape if d != 1):
-            return candidate.reshape(keras_shape)
+    order = [candidate for candidate in order if candidate is not None]
+    exact = [candidate for candidate in order if candidate.shape == keras_shape]
+    if exact:
+        return exact
+    wanted = tuple(d for d in keras_shape if d != 1)
+    squeezed = [
+        candidate.reshape(keras_shape)
+        for candidate in order
+        if tuple(d for d in candidate.shape if d != 1) == wanted
+    ][:1]
+    if squeezed:
+        return squeezed
     # A port that flattens the pixels into tokens: (B, H, W, C) <-> (B, H*W, C), same batch and
     # channel axes, the positions in row-major order.
-    for candidate in order:
-        if (
-            candidate is not None
-            and candidate.ndim != len(keras_shape)
-            and candidate.size == int(np.prod(keras_shape))
-            and candidate.shape[:1] == keras_shape[:1]
-            and candidate.shape[-1:] == keras_shape[-1:]
-        ):
-            return candidate.reshape(keras_shape)
-    return None
+    return [
+        candidate.reshape(keras_shape)
+        for candidate in order
+        if candidate.ndim != len(keras_shape)
+        and candidate.size == int(np.prod(keras_shape))
+        and candidate.shape[:1] == keras_shape[:1]
+        and candidate.shape[-1:] == keras_shape[-1:]
+    ][:1]
+
+
+def to_keras_like(torch_array: np.ndarray, keras_shape: Sequence[int], channels_last: bool):
+    """The preferred conversion of a torch activation to `keras_shape` (see
+    `keras_like_candidates`), or None when nothing matches the Keras shape."""
+    candidates = keras_like_candidates(torch_array, keras_shape, channels_last)
+    return candidates[0] if candidates else None
 
 
 @dataclass(frozen=True)
@@ -375,18 +390,24 @@ def _compare_sub_layer(
         if expected is None or actual is None:
             row.note = "output is not a tensor"
             return row
-        converted = to_keras_like(expected, actual.shape, channels_last)
-        if converted is None:
+        candidates = keras_like_candidates(expected, actual.shape, channels_last)
+        if not candidates:
             row.note = f"torch output {expected.shape} does not match Keras {actual.shape}"
             row.passed = row.propagated_passed = False
             row.propagated_max_rel = float("inf")
             return row
-        result = compare_arrays(converted, actual, plain, tolerance, dtype)
+        result = _best(
+            compare_arrays(candidate, actual, plain, tolerance, dtype) for candidate in candidates
+        )
         row.propagated_max_rel = max(row.propagated_max_rel or 0.0, result.max_rel)
         propagated_ok &= result.passed
-        local = _local_output(target, torch_call, keras_call, channels_last)
-        if local is not None:
-            local_result = compare_arrays(converted, local, plain, tolerance, dtype)
+        locals_ = _local_outputs(target, torch_call, keras_call, channels_last)
+        if locals_:
+            local_result = _best(
+                compare_arrays(candidate, local, plain, tolerance, dtype)
+                for candidate in candidates
+                for local in locals_
+            )
             row.local_max_rel = max(row.local_max_rel or 0.0, local_result.max_rel)
             local_ok &= local_result.passed
     row.propagated_passed = propagated_ok
@@ -397,28 +418,43 @@ def _compare_sub_layer(
     return row
 
 
-def _local_output(target, torch_call: _Call, keras_call: _Call, channels_last: bool):
-    """The Keras sub-layer's output when fed the torch sub-layer's inputs (or None)."""
+def _best(results):
+    """The comparison that agrees best: a pass if any, else the smallest max rel."""
+    return min(results, key=lambda result: (not result.passed, result.max_rel))
+
+
+# At most this many input conversions are tried per call (ambiguous shapes: see the docstring).
+_MAX_LOCAL_CONVERSIONS = 4
+
+
+def _local_outputs(target, torch_call: _Call, keras_call: _Call, channels_last: bool) -> list:
+    """The Keras sub-layer's outputs when fed the torch sub-layer's inputs, one per plausible
+    conversion of those inputs (empty when they cannot be converted or the layer cannot run)."""
     import keras
 
     torch_args = [a for a in torch_call.args if _numpy(a) is not None]
     keras_args = list(keras_call.args)
     if len(torch_args) != len(keras_args):
-        return None
-    converted = []
+        return []
+    options = []
     for torch_arg, keras_arg in zip(torch_args, keras_args, strict=True):
         keras_array = _numpy(keras_arg)
         if keras_array is None:
-            return None
-        array = to_keras_like(_numpy(torch_arg), keras_array.shape, channels_last)
-        if array is None:
-            return None
-        converted.append(keras.ops.convert_to_tensor(array.astype(keras_array.dtype)))
-    try:
-        output = target(*converted, **keras_call.kwargs)
-    except Exception:  # a sub-layer that cannot run on its own (stateful, shape-bound)
-        return None
-    return _numpy(_first_tensor(output))
+            return []
+        candidates = keras_like_candidates(_numpy(torch_arg), keras_array.shape, channels_last)
+        if not candidates:
+            return []
+        options.append([candidate.astype(keras_array.dtype) for candidate in candidates])
+    outputs = []
+    for arrays in itertools.islice(itertools.product(*options), _MAX_LOCAL_CONVERSIONS):
+        try:
+            output = target(*map(keras.ops.convert_to_tensor, arrays), **keras_call.kwargs)
+        except Exception:  # a sub-layer that cannot run on its own (stateful, shape-bound)
+            continue
+        array = _numpy(_first_tensor(output))
+        if array is not None:
+            outputs.append(array)
+    return outputs
 
 
 def format_tree(rows: Sequence[LocalizationRow]) -> list[str]:

@@ -1,9 +1,10 @@
 """Self-contained repro files: everything needed to replay one comparison, in one `.npz`.
 
 Layout of the archive (loaded with `allow_pickle=False`, so opening one never runs code):
-    meta                  JSON: classes, init config, layouts, dtype, seed, tolerance, versions
+    meta                  JSON: classes, init config, layouts, dtype, seed, tolerance, versions,
+                          and keyword inputs that are constants (`values`, e.g. spatial_size)
     input/<i>             positional inputs, torch layout
-    extra/<name>          keyword inputs (masks, attention weights)
+    extra/<name>          keyword inputs that are arrays (masks, attention weights)
     torch/<state key>     the torch state_dict actually compared (after randomisation)
     keras/<path>          the Keras weights actually compared, by attribute path
 
@@ -217,9 +218,14 @@ def write_repro(
     arrays: dict[str, np.ndarray] = {}
     for index, array in enumerate(inputs):
         arrays[f"input/{index}"] = np.asarray(array)
+    values = {}
     for key, array in extras.items():
         if isinstance(array, np.ndarray):
             arrays[f"extra/{key}"] = array
+        else:
+            values[key] = array  # a constant keyword input (a tuple, a number): JSON in meta
+    if values:
+        case["values"] = values
     for key, tensor in torch_module.state_dict().items():
         arrays[f"torch/{key}"] = tensor.detach().cpu().numpy()
     paths = keras_attribute_paths(keras_layer)
@@ -292,6 +298,17 @@ def load_repro(path: str | os.PathLike) -> Repro:
     return Repro(meta, inputs, extras, torch_state, keras_weights)
 
 
+def _constants(values: Any) -> dict[str, Any]:
+    """The constant keyword inputs recorded in `meta["values"]`, JSON arrays back to tuples."""
+    if not isinstance(values, dict):
+        raise ValueError("Cannot replay: `values` in the repro metadata is not a JSON object")
+
+    def tuples(value):
+        return tuple(tuples(item) for item in value) if isinstance(value, list) else value
+
+    return {str(key): tuples(value) for key, value in values.items()}
+
+
 def replay_command(path: str | os.PathLike, torch_module, keras_layer) -> str:
     """`parity replay FILE`, with `--allow-import` for each module outside our own packages."""
     modules = []
@@ -342,7 +359,7 @@ def replay(path: str | os.PathLike, *, allow_imports: Sequence[str] = ()):
         repro.inputs,
         layout=meta.get("layout", "image"),
         output_layout=meta.get("output_layout"),
-        call_kwargs=repro.extras,
+        call_kwargs={**repro.extras, **_constants(meta.get("values", {}))},
         dtype=dtype,
         randomize=False,
         seed=meta["seed"],

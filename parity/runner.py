@@ -791,27 +791,34 @@ def case_inputs(
         arrays = [seeded_array(s, seed + i, dtype) for i, s in enumerate(case.input_shapes)]
     if case.input_scale != 1.0:
         arrays = [(x * case.input_scale).astype(dtype) for x in arrays]
-    extras = {}
+    extras: dict[str, Any] = {}
     for offset, (name, extra) in enumerate(case.extra_inputs.items(), start=1000):
         if extra.kind == "mask":
             extras[name] = seeded_mask(extra.shape, seed + offset)
+        elif extra.kind == "value":
+            extras[name] = extra.value  # a constant: both sides get it unchanged
         else:
             extras[name] = seeded_array(extra.shape, seed + offset, dtype)
     return arrays, extras
 
 
+def _extra_argument(name: str, extra) -> str:
+    """`--extra NAME=KIND:SHAPE`, or `--extra 'NAME=value:JSON'` for a constant."""
+    if extra.kind == "value":
+        return f" --extra '{name}=value:{json.dumps(extra.value)}'"
+    return f" --extra {name}={extra.kind}:{','.join(map(str, extra.shape))}"
+
+
 def reproduce_command(spec: ModuleSpec, case: Case, seed: int, dtype: str) -> str:
     """The one-line command that replays `case` without hypothesis."""
     shapes = " ".join(f"--input-shape {','.join(map(str, s))}" for s in case.input_shapes)
-    extras = "".join(
-        f" --extra {name}={extra.kind}:{','.join(map(str, extra.shape))}"
-        for name, extra in case.extra_inputs.items()
-    )
+    extras = "".join(_extra_argument(name, extra) for name, extra in case.extra_inputs.items())
     shared = " --shared-input" if case.shared_input else ""
+    layout = f" --layout {case.layout}" if case.layout else ""
     config = json.dumps(dict(case.config), sort_keys=True)
     return (
-        f"parity check {spec.name} --init '{config}' {shapes}{extras}{shared} "
-        f"--seed {seed} --dtype {dtype}"
+        f"parity check {spec.name} --init '{config}' {shapes}{extras}{shared}{layout} "
+        f"--seed {seed} --dtype {dtype} --no-variants"
     )
 
 
@@ -871,8 +878,8 @@ def run_case(
         case,
         dtype=dtype,
         seed=seed,
-        layout=spec.layout,
-        output_layout=spec.resolved_output_layout,
+        layout=spec.layout_for(case),
+        output_layout=spec.output_layout_for(case),
         name=spec.name,
         tolerance=tolerance,
         tolerance_source=f"{spec.name} override: {reason}" if tolerance else None,

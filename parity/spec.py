@@ -14,19 +14,46 @@ from typing import Any, Literal
 from parity.tolerance import Tolerance
 
 Shape = tuple[int, ...]
-ExtraKind = Literal["float", "mask"]
+ExtraKind = Literal["float", "mask", "value"]
+EXTRA_KINDS = ("float", "mask", "value")
 
 
 @dataclass(frozen=True)
 class ExtraInput:
-    """A keyword input of the forward call (e.g. `attention_mask`), generated from the case seed.
+    """A keyword input of the forward call (e.g. `attention_mask`).
 
-    `kind="mask"` draws a boolean array (True = masked) that leaves at least one False per row of
-    the last axis; `kind="float"` draws standard-normal values. No layout conversion is applied.
+    `kind="mask"` draws a boolean array of `shape` (True = masked) from the case seed, leaving at
+    least one False per row of the last axis; `kind="float"` draws standard-normal values of
+    `shape`. `kind="value"` is a constant, not an array: `value` (e.g. GlobalFilter's
+    `spatial_size=(4, 6)`) is passed to both sides unchanged, and has no shape. No layout
+    conversion is applied to any kind.
     """
 
     kind: ExtraKind
-    shape: Shape
+    shape: Shape = ()
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXTRA_KINDS:
+            raise ValueError(
+                f"Expected an ExtraInput kind in {EXTRA_KINDS}. Received: kind={self.kind!r}"
+            )
+        if self.kind == "value" and self.shape:
+            raise ValueError(
+                "An ExtraInput of kind 'value' is a constant passed as it is: give `value`, not "
+                f"`shape`. Received: shape={self.shape!r}"
+            )
+        if self.kind != "value" and self.value is not None:
+            raise ValueError(
+                f"An ExtraInput of kind {self.kind!r} is drawn from the case seed: give `shape`, "
+                f"not `value` (use kind='value' for a constant). Received: value={self.value!r}"
+            )
+
+    def describe(self) -> str:
+        """The value itself for a constant, the shape (`2x1x7x7`) for a drawn array."""
+        if self.kind == "value":
+            return repr(self.value)
+        return "x".join(map(str, self.shape))
 
 
 @dataclass(frozen=True)
@@ -41,16 +68,19 @@ class Case:
     shared_input: bool = False
     # The inputs' standard deviation (a large scale exposes clamps such as ReLU6 for ReLU).
     input_scale: float = 1.0
+    # The layout of this case's inputs and outputs when it is not the spec's: for a block whose
+    # torch layout is a constructor argument (AxialAttention's `dim_index=-1` takes channels-last
+    # torch input where `dim_index=1` takes NCHW). None: the spec's `layout`/`output_layout`.
+    layout: str | None = None
 
     def describe(self) -> str:
         """A short human-readable description for reports and test ids."""
         shapes = ", ".join("x".join(map(str, s)) for s in self.input_shapes)
-        extras = "".join(
-            f", {k}={'x'.join(map(str, v.shape))}" for k, v in self.extra_inputs.items()
-        )
+        extras = "".join(f", {k}={v.describe()}" for k, v in self.extra_inputs.items())
         scale = f" x{self.input_scale:g}" if self.input_scale != 1.0 else ""
         tag = f"{self.label}: " if self.label else ""
-        return f"{tag}{dict(self.config)} on ({shapes}{extras}){scale}"
+        layout = f" ({self.layout})" if self.layout else ""
+        return f"{tag}{dict(self.config)} on ({shapes}{extras}){scale}{layout}"
 
 
 @dataclass(frozen=True)
@@ -128,6 +158,22 @@ class CallSignature:
             raise ValueError("A call signature needs at least one positional input. Received: ()")
 
 
+@dataclass(frozen=True)
+class TiedAxes:
+    """Axes of a block's first input that must have one size, with the reason (ViP's mlp_h and
+    mlp_w fix H = W = seg_dim). The asymmetric case may repeat a size on exactly these axes."""
+
+    axes: tuple[int, ...]
+    reason: str
+
+    def __post_init__(self) -> None:
+        if len(self.axes) < 2 or not self.reason.strip():
+            raise ValueError(
+                "TiedAxes needs two or more axes and a reason. "
+                f"Received: axes={self.axes!r}, reason={self.reason!r}"
+            )
+
+
 def expect(condition: object, message: str) -> None:
     """Raise `AssertionError(message)` unless `condition` holds (quirk checks run under -O too)."""
     if not condition:
@@ -158,6 +204,12 @@ class ModuleSpec:
     Fixed cases have roles: `upstream_case` is upstream's own usage (README or `__main__`),
     `asymmetric_case` has H != W != C and batch > 1, `smoke_cases` are further labelled cases
     (quirks, boundaries).
+
+    `constructor_differences` names the constructor arguments whose defaults cannot be equal on
+    both sides (torch classes such as `act_layer=nn.GELU` where Keras takes a name), each with
+    the mapping and why; names and order must still match, and cases leave them at their
+    defaults. `tied_axes` declares input axes the block forces to one size. `case_layouts` maps
+    each layout a case may declare besides `layout` to the configurations that use it.
     """
 
     name: str
@@ -176,6 +228,9 @@ class ModuleSpec:
     quirks: tuple[Quirk, ...] = ()
     paper: str = ""
     deviations_from_upstream: str = "none"
+    constructor_differences: Mapping[str, str] = field(default_factory=dict)
+    tied_axes: tuple[TiedAxes, ...] = ()
+    case_layouts: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for role in ("upstream_case", "asymmetric_case"):
@@ -201,6 +256,25 @@ class ModuleSpec:
                 raise ValueError(
                     f"Transfer override for {key!r} in spec {self.name!r} needs a reason."
                 )
+        for case in self.fixed_cases:
+            if case.layout not in (None, self.layout, *self.case_layouts):
+                raise ValueError(
+                    f"Spec {self.name!r}: case {case.describe()} declares layout "
+                    f"{case.layout!r}, which is neither the spec's {self.layout!r} nor in its "
+                    f"case_layouts {sorted(self.case_layouts)}"
+                )
+        for argument, reason in self.constructor_differences.items():
+            if not reason.strip():
+                raise ValueError(
+                    f"Constructor difference {argument!r} in spec {self.name!r} needs a reason "
+                    "(the torch and Keras values and how they map). Received: ''"
+                )
+            for case in self.fixed_cases:
+                if argument in case.config:
+                    raise ValueError(
+                        f"Spec {self.name!r}: case {case.describe()} sets {argument!r}, whose "
+                        "torch and Keras values differ; one config cannot build both sides"
+                    )
 
     @property
     def fixed_cases(self) -> tuple[Case, ...]:
@@ -211,6 +285,14 @@ class ModuleSpec:
     def resolved_output_layout(self) -> str:
         """The layout of the outputs (defaults to the input layout)."""
         return self.output_layout or self.layout
+
+    def layout_for(self, case: Case) -> str:
+        """The input layout of `case`: its own, else the spec's."""
+        return case.layout or self.layout
+
+    def output_layout_for(self, case: Case) -> str:
+        """The output layout of `case`: its own layout (inputs and outputs), else the spec's."""
+        return case.layout or self.resolved_output_layout
 
     def tolerance_for(self, case: Case, dtype: str) -> tuple[Tolerance | None, str]:
         """The overriding tolerance for `case` in `dtype` (or None) and the reason for it."""

@@ -14,14 +14,14 @@ SPECS = list(parity.SPECS.values())
 INVALID = [(spec, bad) for spec in SPECS for bad in spec.invalid_configs]
 
 
-def _keras_array(spec, array: np.ndarray) -> np.ndarray:
+def _keras_array(layout: str, array: np.ndarray) -> np.ndarray:
     try:
-        return get_layout(spec.layout).torch_to_keras(array)
+        return get_layout(layout).torch_to_keras(array)
     except ValueError:
         return array  # a wrong-rank array may not fit the layout; feed it as it is
 
 
-def _call_both(spec, config, torch_inputs, extras=None):
+def _call_both(spec, config, torch_inputs, extras=None, layout=None):
     """Run the torch reference and the Keras port; return each side's exception (or None)."""
     raised = []
     for side in ("torch", "keras"):
@@ -32,7 +32,10 @@ def _call_both(spec, config, torch_inputs, extras=None):
                     module(*(torch.from_numpy(x) for x in torch_inputs), **(extras or {}))
             else:
                 layer = spec.keras_class(**config)
-                layer(*(_keras_array(spec, x) for x in torch_inputs), **(extras or {}))
+                layer(
+                    *(_keras_array(layout or spec.layout, x) for x in torch_inputs),
+                    **(extras or {}),
+                )
         except ValueError as error:
             raised.append(error)
         else:
@@ -72,15 +75,16 @@ def test_wrong_input_rank_is_rejected_on_both_sides(spec):
     case = _asymmetric(spec)
     arrays, _extras = case_inputs(case, seed=0, dtype="float32")
     too_many_axes = [x[..., None] for x in arrays]
+    layout = spec.layout_for(case)
     for side, error in zip(
-        ("torch", "keras"), _call_both(spec, case.config, too_many_axes), strict=True
+        ("torch", "keras"), _call_both(spec, case.config, too_many_axes, layout=layout), strict=True
     ):
         assert error is not None, f"{side} accepted a rank-{too_many_axes[0].ndim} input"
         assert "Received" in str(error), f"{side}: {error}"
         assert str(tuple(too_many_axes[0].shape)).replace(" ", "") in str(error).replace(
             " ", ""
         ) or (
-            str(_keras_array(spec, too_many_axes[0]).shape).replace(" ", "")
+            str(_keras_array(layout, too_many_axes[0]).shape).replace(" ", "")
             in str(error).replace(" ", "")
         ), f"{side} does not name the received shape: {error}"
 
@@ -99,8 +103,10 @@ def test_wrong_channel_count_is_rejected_on_both_sides(spec):
     case = _asymmetric(spec)
     key = _channel_key(spec)
     arrays, _ = case_inputs(case, seed=0, dtype="float32")
-    axis = 1 if spec.layout == "image" else -1
+    layout = spec.layout_for(case)
+    axis = 1 if get_layout(layout).channels_first_to_last else -1
     wrong = [np.concatenate([x, x.take([0], axis=axis)], axis=axis) for x in arrays]
-    for side, error in zip(("torch", "keras"), _call_both(spec, case.config, wrong), strict=True):
+    errors = _call_both(spec, case.config, wrong, layout=layout)
+    for side, error in zip(("torch", "keras"), errors, strict=True):
         assert error is not None, f"{side} accepted {wrong[0].shape} for {key}={case.config[key]}"
         assert "Received" in str(error), f"{side}: {error}"

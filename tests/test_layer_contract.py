@@ -26,8 +26,14 @@ def _model_io(items):
 
 def _keras_inputs(spec, case, dtype="float32"):
     arrays, extras = case_inputs(case, seed=7, dtype=dtype)
-    layout = get_layout(spec.layout)
+    layout = get_layout(spec.layout_for(case))
     return [layout.torch_to_keras(a) for a in arrays], extras
+
+
+def _constants(extras):
+    """The keyword inputs that are constants (kind "value"), not arrays: a functional model's
+    call takes them as they are."""
+    return {k: v for k, v in extras.items() if not isinstance(v, np.ndarray)}
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=str)
@@ -58,8 +64,8 @@ def test_unknown_batch_functional_and_tf_function(spec):
     inputs, extras = _keras_inputs(spec, case)
     expected = keras.ops.convert_to_numpy(layer(*inputs, **extras))
     symbolic = [keras.Input(shape=x.shape[1:], dtype="float32") for x in inputs]
-    model = keras.Model(_model_io(symbolic), layer(*symbolic))
-    if not extras:
+    model = keras.Model(_model_io(symbolic), layer(*symbolic, **_constants(extras)))
+    if extras == _constants(extras):  # no array keyword input left out of the model
         np.testing.assert_allclose(model(_model_io(inputs)), expected, rtol=1e-6, atol=1e-6)
     signature = [tf.TensorSpec((None, *x.shape[1:]), tf.float32) for x in inputs]
     traced = tf.function(
@@ -71,10 +77,10 @@ def test_unknown_batch_functional_and_tf_function(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_keras_file_round_trip(spec, tmp_path):
     case = _small_case(spec)
-    inputs, _extras = _keras_inputs(spec, case)
+    inputs, extras = _keras_inputs(spec, case)
     symbolic = [keras.Input(shape=x.shape[1:], dtype="float32") for x in inputs]
     layer = spec.keras_class(**case.config)
-    model = keras.Model(_model_io(symbolic), layer(*symbolic))
+    model = keras.Model(_model_io(symbolic), layer(*symbolic, **_constants(extras)))
     path = tmp_path / "model.keras"
     model.save(path)
     restored = keras.saving.load_model(path)

@@ -112,6 +112,100 @@ def _aft(d_model: int, n: int, simple: bool) -> dict:
     return keys
 
 
+# MODULES-2 §12, §14, §15 (OutlookAttention, WeightedPermuteMLP, GlobalFilter, gfnet's Block).
+
+
+def _vip(dim: int, qkv_bias: bool = False) -> dict:
+    """mlp_c/h/w (dim, dim) (bias only if qkv_bias), reweighting fc1 dim -> dim // 4,
+    fc2 -> 3 * dim, proj with bias."""
+    keys = {}
+    for name in ("mlp_c", "mlp_h", "mlp_w"):
+        keys |= _linear(name, dim, dim, bias=qkv_bias)
+    keys |= _linear("reweighting.fc1", dim // 4, dim) | _linear(
+        "reweighting.fc2", 3 * dim, dim // 4
+    )
+    return keys | _linear("proj", dim, dim)
+
+
+def _gfnet_block(dim: int, h: int, w: int, hidden: int) -> dict:
+    """Block (and GFNet's `blocks.0.` entries without the prefix)."""
+    return {
+        "norm1.weight": (dim,),
+        "norm1.bias": (dim,),
+        "filter.complex_weight": (h, w, dim, 2),
+        "norm2.weight": (dim,),
+        "norm2.bias": (dim,),
+        **_linear("mlp.fc1", hidden, dim),
+        **_linear("mlp.fc2", dim, hidden),
+    }
+
+
+# MODULES-2 §17, §18, §19 (AxialAttention, AxialImageTransformer, ACmix, MobileViTAttention).
+
+
+def _axial_self_attention(prefix: str, dim: int, hidden: int) -> dict:
+    return {
+        f"{prefix}.to_q.weight": (hidden, dim),
+        f"{prefix}.to_kv.weight": (2 * hidden, dim),
+        **_linear(f"{prefix}.to_out", dim, hidden),
+    }
+
+
+def _axial_attention(dim: int, hidden: int) -> dict:
+    keys = {}
+    for i in range(2):
+        keys |= _axial_self_attention(f"axial_attentions.{i}.fn", dim, hidden)
+    return keys
+
+
+def _axial_image_transformer(
+    dim: int, depth: int, hidden: int, reversible: bool, pos_emb=None
+) -> dict:
+    """Reversible `layers.blocks.{2i}.{f,g}.net.fn...` (attention) and
+    `layers.blocks.{2i+1}.{f,g}.net.{0,1,3}...` (conv FFN); non-reversible `.{0,1}.` in place of
+    `.{f,g}.net.`; `pos_emb.param_0 (1, dim, H, 1)`, `param_1 (1, dim, 1, W)`."""
+    keys = {}
+    for i in range(depth):
+        for k, name in enumerate(("f", "g")):
+            part = f"{name}.net" if reversible else str(k)
+            attention = f"layers.blocks.{2 * i}.{part}.fn"
+            keys |= _axial_self_attention(f"{attention}.fn", dim, hidden)
+            keys |= {f"{attention}.norm.weight": (dim,), f"{attention}.norm.bias": (dim,)}
+            ffn = f"layers.blocks.{2 * i + 1}.{part}"
+            keys |= {f"{ffn}.0.g": (1, dim, 1, 1), f"{ffn}.0.b": (1, dim, 1, 1)}
+            keys |= _conv(f"{ffn}.1", 4 * dim, dim, 3) | _conv(f"{ffn}.3", dim, 4 * dim, 3)
+    if pos_emb is not None:
+        height, width = pos_emb
+        keys |= {"pos_emb.param_0": (1, dim, height, 1), "pos_emb.param_1": (1, dim, 1, width)}
+    return keys
+
+
+def _acmix(in_planes: int, out_planes: int, head: int) -> dict:
+    """head_dim = out // head; dep_conv has no bias (upstream sets it to None)."""
+    head_dim = out_planes // head
+    keys = {"rate1": (1,), "rate2": (1,)}
+    for name in ("conv1", "conv2", "conv3"):
+        keys |= _conv(name, out_planes, in_planes, 1)
+    keys |= _conv("conv_p", head_dim, 2, 1)
+    return (
+        keys | _conv("fc", 9, 3 * head, 1, bias=False) | _conv("dep_conv", out_planes, 9, 3, False)
+    )
+
+
+def _mobilevit(in_channel: int, dim: int) -> dict:
+    """The inner transformer is fixed: depth 3, inner 8 x 64 = 512, MLP 1024."""
+    keys = _conv("conv1", in_channel, in_channel, 3) | _conv("conv2", dim, in_channel, 1)
+    for i in range(3):
+        prefix = f"trans.layers.{i}"
+        keys |= {f"{prefix}.{k}.ln.{n}": (dim,) for k in (0, 1) for n in ("weight", "bias")}
+        keys |= {f"{prefix}.0.fn.to_qkv.weight": (1536, dim)}
+        keys |= _linear(f"{prefix}.0.fn.to_out.0", dim, 512)
+        keys |= _linear(f"{prefix}.1.fn.net.0", 1024, dim) | _linear(
+            f"{prefix}.1.fn.net.3", dim, 1024
+        )
+    return keys | _conv("conv3", in_channel, dim, 1) | _conv("conv4", in_channel, 2 * in_channel, 3)
+
+
 UPSTREAM = {
     "SEAttention": ({"channel": 512, "reduction": 8}, _linear("fc.0", 64, 512, False) | _linear("fc.2", 512, 64, False)),
     "SKAttention": ({"channel": 512, "reduction": 8}, _sk()),
@@ -187,4 +281,41 @@ UPSTREAM = {
         {"in_dim": 16},
         {"gamma": (1,)} | _conv("query_conv", 2, 16, 1) | _conv("key_conv", 2, 16, 1) | _conv("value_conv", 16, 16, 1),
     ),
+    # §12's table: dim=8, num_heads=2, k=3 -> attn (k^4 * heads, dim) = (162, 8).
+    "OutlookAttention": [
+        ({"dim": 8, "num_heads": 2}, _linear("v_pj", 8, 8, False) | _linear("attn", 162, 8) | _linear("proj", 8, 8)),
+        ({"dim": 12, "num_heads": 3, "qkv_bias": True}, _linear("v_pj", 12, 12) | _linear("attn", 243, 12) | _linear("proj", 12, 12)),
+    ],
+    # §14's table: dim=16, seg_dim=4.
+    "WeightedPermuteMLP": [({"dim": 16, "seg_dim": 4}, _vip(16)), ({"dim": 24, "seg_dim": 3, "qkv_bias": True}, _vip(24, True))],
+    # §15: GlobalFilter(8, h=4, w=3), and the filters of GFNet's __main__ blocks.
+    "GlobalFilter": [
+        ({"dim": 8, "h": 4, "w": 3}, {"complex_weight": (4, 3, 8, 2)}),
+        ({"dim": 384, "h": 14, "w": 8}, {"complex_weight": (14, 8, 384, 2)}),
+    ],
+    # §15: Block(8, h=4, w=3); GFNet(16, img 32, patch 8)'s blocks.0 with a drop_path (no tensors).
+    "GFNetBlock": [
+        ({"dim": 8, "h": 4, "w": 3}, _gfnet_block(8, 4, 3, 32)),
+        ({"dim": 16, "h": 4, "w": 3, "drop_path": 0.1}, _gfnet_block(16, 4, 3, 64)),
+    ],
+    # §17: AxialAttention(8, heads=2, dim_index=1), and with dim_heads=3 (hidden 6).
+    "AxialAttention": [
+        ({"dim": 8, "heads": 2, "dim_index": 1}, _axial_attention(8, 8)),
+        ({"dim": 8, "heads": 2, "dim_heads": 3, "dim_index": 1}, _axial_attention(8, 6)),
+    ],
+    # §17: dim=4, depth=1, heads=2 reversible; sequential at depth 2 with pos-emb (3, 5).
+    "AxialImageTransformer": [
+        ({"dim": 4, "depth": 1, "heads": 2}, _axial_image_transformer(4, 1, 4, reversible=True)),
+        (
+            {"dim": 4, "depth": 2, "heads": 2, "reversible": False, "axial_pos_emb_shape": (3, 5)},
+            _axial_image_transformer(4, 2, 4, reversible=False, pos_emb=(3, 5)),
+        ),
+    ],
+    # §18's table at (8, 8, kernel_att=3, head=2), and the defaults at in = out = 16.
+    "ACmix": [
+        ({"in_planes": 8, "out_planes": 8, "kernel_att": 3, "head": 2}, _acmix(8, 8, 2)),
+        ({"in_planes": 16, "out_planes": 16}, _acmix(16, 16, 4)),
+    ],
+    # §19's table at (in_channel=3, dim=16, kernel_size=3, patch_size=2).
+    "MobileViTAttention": ({"in_channel": 3, "dim": 16, "kernel_size": 3, "patch_size": 2}, _mobilevit(3, 16)),
 }  # fmt: skip

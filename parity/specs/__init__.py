@@ -12,10 +12,13 @@ from types import MappingProxyType
 
 from parity.spec import ModuleSpec
 from parity.specs import (
+    axial_attention,
     channel_gates,
     channel_spatial_gates,
     image_self_attention,
+    patch_attention,
     sequence_attention,
+    token_mixing,
 )
 
 FAMILIES = {
@@ -23,6 +26,9 @@ FAMILIES = {
     "channel and spatial gates": channel_spatial_gates.FAMILY,
     "sequence attention": sequence_attention.FAMILY,
     "image self-attention": image_self_attention.FAMILY,
+    "patch and window attention": patch_attention.FAMILY,
+    "axial attention": axial_attention.FAMILY,
+    "token mixing": token_mixing.FAMILY,
 }
 
 

@@ -81,6 +81,7 @@ def compare(
     converters: Sequence[Converter] = (),
     name_map: Mapping[str, Any] | None = None,
     allow: Any = None,
+    checks: Any = ("forward",),
 ) -> ParityResult:
     """Compare a torch module with its Keras port on `inputs` (numpy, torch layout).
 
@@ -95,7 +96,8 @@ def compare(
     Third-party code: `converters=[parity.Converter(...)]` for the user's own layer types;
     `name_map={"torch.path": "keras.path" | parity.Split([...])}` where names differ;
     `allow={"act": (1e-8, "why")}` declares one sub-layer's known deviation (see
-    `parity.deviations`).
+    `parity.deviations`). `checks=("forward", "gradients", ...)` or `"all"` runs the checks beyond
+    the eval-mode forward (see `parity.checks`); their verdicts are in `result.checks`.
     """
     return run_comparison(
         comparison_from_options(
@@ -116,6 +118,7 @@ def compare(
             converters=converters,
             name_map=name_map,
             allow=allow,
+            checks=checks,
         )
     )
 

@@ -97,6 +97,7 @@ class CheckOptions:
     reproduce: Callable[[Case, int, str], str | None] | None = None
     database: Any = "default"
     spec: Any = None  # a registered block's ModuleSpec: its known deviations apply
+    checks: Sequence[str] = ("forward",)  # parity.checks names (on the given case only)
     case_layout: str | None = None  # one --layout for every input, kept in reproduce commands
 
     @property
@@ -141,6 +142,13 @@ def _run(source: PairSource, options: CheckOptions, pairs: dict, case: Case, see
         tolerance_source=tolerance_source,
         allowances=allowances,
         reproduce=options.reproduce(case, seed, dtype) if options.reproduce else None,
+        # The checks beyond forward run on the given case (and the shrunk failure), not on
+        # every variant or draw: they cost several forwards each.
+        checks=options.checks if case.label in ("", "shrunk failure") else ("forward",),
+        factory=lambda changes, dtype_: source.build({**case.config, **changes}, dtype_),
+        training_config=options.spec.training_config if options.spec is not None else {},
+        static_axes=options.spec.static_axes if options.spec is not None else {},
+        not_applicable=options.spec.checks_not_applicable if options.spec is not None else {},
         repro_dir=options.repro_dir,
         keras_init=keras_config if keras_config != torch_config else None,
         **options.comparison,
@@ -154,7 +162,7 @@ def keras_failure(error: ModuleCallError, name: str, case: Case, dtype: str, see
 
     result = ParityResult(passed=False, dtype=dtype, rtol=0.0, atol=0.0)
     result.problem = f"torch accepts this input, but the Keras layer fails on it: {error}"
-    result.context.update({"name": name, "case": case.describe(), "seed": seed})
+    result.context.name, result.context.case, result.context.seed = name, case.describe(), seed
     return result
 
 

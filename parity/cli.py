@@ -59,6 +59,15 @@ def _concrete_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _checks(text: str) -> tuple[str, ...]:
+    from parity.checks import parse_checks
+
+    try:
+        return parse_checks(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--out", default=None, help="write the rendered report to this file")
@@ -87,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="seed of the generated cases (0)")
     report.add_argument("--block", action="append", default=None, help="only this block (repeat)")
     report.add_argument("--no-smoke", action="store_true", help="skip the fixed smoke cases")
+    report.add_argument("--checks", type=_checks, default=("forward",), metavar="NAMES",
+                        help="forward,gradients,training,compiled,saved,float16,bfloat16 or all "
+                        "(beyond forward: on the asymmetric and the first generated cases)")  # fmt: skip
     report.add_argument(
         "--readme",
         default=None,
@@ -134,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--examples", type=int, default=None,
                        help="seeds per case (default 1), or drawn cases when fuzzing (default 20)")  # fmt: skip
     check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--checks", type=_checks, default=("forward",), metavar="NAMES",
+                       help="forward,gradients,training,compiled,saved,float16,bfloat16 or all")  # fmt: skip
     check.add_argument("--rtol", type=float, default=None, help="with --atol: the tolerance")
     check.add_argument("--atol", type=float, default=None, help="with --rtol (x output RMS)")
     check.add_argument("--allow", action="append", default=[], metavar="PATH=TOL[:REASON]",
@@ -208,6 +222,7 @@ def _cmd_report(args) -> int:
         smoke=not args.no_smoke,
         repro_dir=args.repro_dir,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        checks=args.checks,
     )
     if args.readme:
         from parity.docs import write_section
@@ -410,8 +425,7 @@ def _cmd_check(args) -> int:
     from parity.fuzz import parse_dim, parse_init_range, symbols
     from parity.layout import resolve_layouts
     from parity.report import BlockSummary, Report
-    from parity.repro import resolve_imports
-    from parity.runner import reproduce_command
+    from parity.repro import reproduce_command, resolve_imports
     from parity.spec import Case
 
     init = _json_object(args.init)
@@ -467,7 +481,7 @@ def _cmd_check(args) -> int:
         registered = spec
 
         def reproduce(case, seed, dtype):
-            return reproduce_command(spec, case, seed, dtype)
+            return reproduce_command(spec.name, case, seed, dtype)
     else:
         from parity.repro import import_class
 
@@ -516,6 +530,7 @@ def _cmd_check(args) -> int:
         repro_dir=args.repro_dir,
         reproduce=reproduce,
         spec=registered,
+        checks=args.checks,
         case_layout=args.layout if args.layout and "," not in args.layout else None,
     )
     shown = " ".join(",".join(map(str, s)) for s in shapes)
@@ -540,7 +555,8 @@ def _cmd_check(args) -> int:
             print(f"replay: {outcome.reproduce}", file=sys.stderr)
     from parity.environment import fingerprint
 
-    report = Report([summary], tuple(args.dtype), examples, args.seed, 0.0, fingerprint())
+    report = Report([summary], tuple(args.dtype), examples, args.seed, 0.0, fingerprint(),
+                    checks=tuple(args.checks))  # fmt: skip
     report.seconds = sum(o.seconds for o in outcomes)
     if fuzzing:
         report.note = (
@@ -602,11 +618,11 @@ def _cmd_replay(args) -> int:
         raise UsageError(f"{_first_line(error)}") from None
     except ValueError as error:
         raise UsageError(str(error) if "transfer" in str(error) else _first_line(error)) from None
-    summary = BlockSummary(result.context.get("name", "replay"))
+    summary = BlockSummary(result.context.name)
     summary.outcomes.append(
         outcome_from_result(summary.block, "replay", args.file, result, time.perf_counter() - began)
     )
-    report = Report([summary], (result.dtype,), 0, result.context.get("seed", 0),
+    report = Report([summary], (result.dtype,), 0, result.context.seed or 0,
                     time.perf_counter() - began, fingerprint())  # fmt: skip
     if args.format == "table" and not args.out:
         print(result.message)

@@ -19,6 +19,22 @@ from parity.tolerance import Tolerance
 
 
 @dataclass
+class RunInfo:
+    """What was run and how to run it again (a `ParityResult`'s context, typed)."""
+
+    name: str = "module pair"
+    case: str = ""  # the case's description, for reports
+    seed: int | None = None
+    output_count: int = 1
+    tolerance_source: str = ""  # "given", or the spec override and its reason
+    reproduce: str = ""  # the command that replays this case
+    repro_file: str = ""
+    repro_error: str = ""  # why a failing case has no repro file
+    torch_layout: str = "torch"
+    keras_layout: str = "keras"
+
+
+@dataclass
 class ParityResult:
     """The outcome of one comparison; `compare` returns it and never raises on a mismatch."""
 
@@ -40,10 +56,11 @@ class ParityResult:
     notes: list[str] = field(default_factory=list)  # facts that qualify the verdict
     nonfinite_agreed: int = 0  # elements non-finite on both sides at the same place
     allowed: list[str] = field(default_factory=list)  # declared deviations that excused it
+    checks: dict = field(default_factory=dict)  # name -> parity.checks.CheckResult, when run
     audit: list[str] = field(default_factory=list)
     first_divergence: str | None = None
     localization: list = field(default_factory=list)  # parity.localize.LocalizationRow, in order
-    context: dict = field(default_factory=dict)  # name, case, seed, layouts, tolerance source
+    context: RunInfo = field(default_factory=RunInfo)
     output_index: int = 0
 
     @property
@@ -74,11 +91,17 @@ def compare_arrays(
     layout: Layout,
     tolerance: Tolerance,
     dtype: str,
+    min_scale: float = 0.0,
 ) -> ParityResult:
-    """Compare a torch output with a Keras output (each in its own framework's layout)."""
+    """Compare a torch output with a Keras output (each in its own framework's layout).
+
+    `min_scale` is a floor under the output RMS that atol is relative to: for a tensor that is
+    one of many judged together (a parameter's gradient among all gradients), a gradient that is
+    zero in exact arithmetic and rounding noise on both sides is judged against the set's scale.
+    """
     result = ParityResult(passed=False, dtype=dtype, rtol=tolerance.rtol, atol=tolerance.atol)
-    result.context["torch_layout"] = layout.describe("torch")
-    result.context["keras_layout"] = layout.describe("keras")
+    result.context.torch_layout = layout.describe("torch")
+    result.context.keras_layout = layout.describe("keras")
     expected = _to_float64(expected_torch)
     try:
         actual = _to_float64(layout.keras_to_torch(np.asarray(actual_keras)))
@@ -99,6 +122,7 @@ def compare_arrays(
     bad_nonfinite |= expected_inf & actual_inf & (np.sign(expected) != np.sign(actual))
     finite = np.isfinite(expected) & np.isfinite(actual)
     scale = float(np.sqrt(np.mean(np.square(expected[finite])))) if finite.any() else 0.0
+    scale = max(scale, min_scale)
     result.scale = scale
     reference = scale if scale > 0 else 1.0
     # Only finite pairs are subtracted: inf - inf is not a difference (and would warn).
@@ -149,19 +173,19 @@ def compare_arrays(
 def format_report(result: ParityResult) -> str:
     """Render a `ParityResult` as the torch.testing-style multi-line report."""
     context = result.context
-    name = context.get("name", "module pair")
+    name = context.name
     verdict = {
         "pass": "Parity passed",
         "mismatch": "Parity failure",
         "inconclusive": "Parity inconclusive",
     }[result.verdict]
     lines = [f"{verdict}: {name} (Keras vs torch)"]
-    if "case" in context:
-        lines.append(f"  case:       {context['case']}, {result.dtype}, seed {context.get('seed')}")
+    if context.case:
+        lines.append(f"  case:       {context.case}, {result.dtype}, seed {context.seed}")
     else:
-        lines.append(f"  dtype:      {result.dtype}, seed {context.get('seed')}")
-    if context.get("output_count", 1) > 1:
-        lines.append(f"  output:     #{result.output_index} of {context['output_count']}")
+        lines.append(f"  dtype:      {result.dtype}, seed {context.seed}")
+    if context.output_count > 1:
+        lines.append(f"  output:     #{result.output_index} of {context.output_count}")
     if result.audit:
         lines.append("  configuration differences (before any numbers):")
         lines += [f"    {item}" for item in result.audit]
@@ -181,8 +205,7 @@ def format_report(result: ParityResult) -> str:
             f"  mismatched: {result.mismatched} / {result.total} elements ({percent:.1f}%){agreed}"
         )
     if result.worst_torch_index is not None:
-        torch_layout = context.get("torch_layout", "torch")
-        keras_layout = context.get("keras_layout", "keras")
+        torch_layout, keras_layout = context.torch_layout, context.keras_layout
         lines.append(
             f"  greatest absolute difference: {result.max_abs:.3e}; worst element at torch "
             f"{torch_layout} {result.worst_torch_index} = Keras {keras_layout} "
@@ -192,10 +215,14 @@ def format_report(result: ParityResult) -> str:
             f"  greatest relative difference (to max(|expected|, output RMS {result.scale:.3e})): "
             f"{result.max_rel:.3e}"
         )
-    source = context.get("tolerance_source", f"{result.dtype} default")
+    source = context.tolerance_source or f"{result.dtype} default"
     lines.append(
         f"  tolerance:  {source} (rtol={result.rtol:g}, atol={result.atol:g} x output RMS)"
     )
+    if len(result.checks) > 1:
+        lines.append("  checks:")
+        for check in result.checks.values():
+            lines += [f"    {line}" for line in check.lines()]
     if result.first_divergence:
         lines.append(f"  first diverging sub-layer: {result.first_divergence}")
     if result.localization:
@@ -203,6 +230,6 @@ def format_report(result: ParityResult) -> str:
 
         lines.append("  sub-layers in execution order (max rel, propagated / local):")
         lines += [f"    {line}" for line in format_tree(result.localization)]
-    if context.get("reproduce"):
-        lines.append(f"  reproduce:  {context['reproduce']}")
+    if context.reproduce:
+        lines.append(f"  reproduce:  {context.reproduce}")
     return "\n".join(lines)

@@ -227,9 +227,10 @@ def _cell_html(block_index: int, block: BlockSummary, dtype: str, kind: str) -> 
 
 def _matrix_html(report: Report) -> list[str]:
     columns = _columns(report)
+    extra = [name for name in getattr(report, "checks", ("forward",)) if name != "forward"]
     head = "".join(
         f'<th scope="col">{html.escape(dtype)} {html.escape(kind)}</th>' for dtype, kind in columns
-    )
+    ) + "".join(f'<th scope="col">{html.escape(name)}</th>' for name in extra)
     out = [
         '<p class="note" id="matrix-description">Worst relative difference (max rel) per block '
         "and check; the colour is the fraction of the tolerance used.</p>",
@@ -239,6 +240,11 @@ def _matrix_html(report: Report) -> list[str]:
     ]
     for block_index, block in enumerate(report.blocks):
         cells = "".join(_cell_html(block_index, block, d, k) for d, k in columns)
+        for name in extra:
+            check = block.check_verdict(name)
+            css = {"pass": "cell-good", "FAIL": "cell-fail"}.get(check, "cell-unrated")
+            cells += f'<td class="{css}"><span class="tag">{html.escape(check)}</span></td>'
+
         verdict = block.verdict
         verdict_class = "row-pass" if block.passed else "row-fail"
         out.append(

@@ -41,6 +41,8 @@ class CaseOutcome:
     verdict: str = ""
     repro_error: str = ""  # why a failing case has no repro file (an unwritable --repro-dir)
     reproduce: str = ""  # the command that replays a failing case
+    # The checks beyond forward that ran on this case: name -> {verdict, max_rel, summary}.
+    checks: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.verdict:
@@ -79,6 +81,15 @@ class BlockSummary:
         """Number of distinct cases (each runs once per dtype)."""
         return len({(o.kind, o.case, o.seed) for o in self.outcomes})
 
+    def check_verdict(self, name: str) -> str:
+        """The worst verdict of check `name` over this block's cases ("-" where it never ran)."""
+        verdicts = {o.checks[name]["verdict"] for o in self.outcomes if name in o.checks}
+        for verdict, label in (("mismatch", "FAIL"), ("inconclusive", "inconclusive"),
+                               ("pass", "pass"), (NOT_APPLICABLE, "n/a")):  # fmt: skip
+            if verdict in verdicts:
+                return label
+        return "-"
+
     def worst(self, dtype: str, attribute: str) -> float | None:
         """The largest `max_abs`/`max_rel` over this block's cases in `dtype` (None if none ran)."""
         values = [getattr(o, attribute) for o in self.outcomes if o.dtype == dtype]
@@ -97,6 +108,7 @@ class Report:
     seconds: float
     environment: dict[str, str]
     note: str = ""  # replaces the default description of what ran
+    checks: tuple[str, ...] = ("forward",)  # the checks run (beyond forward on some cases)
 
     @property
     def passed(self) -> bool:
@@ -123,21 +135,42 @@ def run_report(
     smoke: bool = True,
     progress: Callable[[str], None] | None = None,
     repro_dir: str | None = None,
+    checks: Sequence[str] = ("forward",),
+    check_examples: int = 3,
 ) -> Report:
     """Run the smoke cases and `examples` generated cases of each spec in each dtype.
 
-    A failing case writes its repro file into `repro_dir` when one is given."""
+    The checks beyond forward (`checks`) run on the asymmetric case and the first
+    `check_examples` generated cases (the forward runs on every case). A failing case writes its
+    repro file into `repro_dir` when one is given."""
+    from parity.checks import parse_checks
     from parity.environment import fingerprint
 
+    checks = parse_checks(checks)
     start = time.perf_counter()
     summaries = []
     for spec in specs:
         summary = BlockSummary(spec.name)
         work = [("smoke", case, seed) for case in spec.fixed_cases] if smoke else []
         work += [("generated", case, s) for case, s in draw_cases(spec, examples, seed)]
+        generated = 0
         for kind, case, case_seed in work:
+            extra = (kind == "smoke" and case is spec.asymmetric_case) or (
+                kind == "generated" and generated < check_examples
+            )
+            generated += kind == "generated"
             for dtype in dtypes:
-                summary.outcomes.append(_run_one(spec, kind, case, case_seed, dtype, repro_dir))
+                summary.outcomes.append(
+                    _run_one(
+                        spec,
+                        kind,
+                        case,
+                        case_seed,
+                        dtype,
+                        repro_dir,
+                        checks if extra else ("forward",),
+                    )
+                )
         if progress:
             verdict = "pass" if summary.passed else "FAIL"
             progress(f"{spec.name}: {summary.cases()} cases x {len(dtypes)} dtypes: {verdict}")
@@ -150,15 +183,22 @@ def run_report(
         seconds=time.perf_counter() - start,
         environment=fingerprint(),
         note="" if smoke else f"{examples} generated cases per block (no smoke cases), seed {seed}",
+        checks=checks,
     )
 
 
 def _run_one(
-    spec: ModuleSpec, kind: str, case, seed: int, dtype: str, repro_dir: str | None = None
+    spec: ModuleSpec,
+    kind: str,
+    case,
+    seed: int,
+    dtype: str,
+    repro_dir: str | None = None,
+    checks: Sequence[str] = ("forward",),
 ) -> CaseOutcome:
     began = time.perf_counter()
     try:
-        result = run_case(spec, case, dtype=dtype, seed=seed, repro_dir=repro_dir)
+        result = run_case(spec, case, dtype=dtype, seed=seed, repro_dir=repro_dir, checks=checks)
     except Exception as error:  # a crash is a failed case, reported with its traceback
         return CaseOutcome(
             spec.name,
@@ -195,10 +235,15 @@ def outcome_from_result(
         rtol=result.rtol,
         atol=result.atol,
         localization=[asdict(row) for row in result.localization] or None,
-        seed=result.context.get("seed", seed),
+        seed=result.context.seed if result.context.seed is not None else seed,
         verdict=result.verdict,
-        repro_error=result.context.get("repro_error", ""),
-        reproduce="" if result.passed else result.context.get("reproduce", ""),
+        repro_error=result.context.repro_error,
+        reproduce="" if result.passed else result.context.reproduce,
+        checks={
+            name: {"verdict": c.verdict, "max_rel": c.max_rel, "summary": c.summary}
+            for name, c in result.checks.items()
+            if name != "forward"
+        },
     )
 
 
@@ -210,12 +255,15 @@ def _rows(report: Report) -> tuple[list[str], list[list[str]]]:
     header = ["block", "cases"]
     for dtype in report.dtypes:
         header += [f"{dtype} max abs", f"{dtype} max rel"]
+    extra = [name for name in report.checks if name != "forward"]
+    header += extra
     header.append("verdict")
     rows = []
     for block in report.blocks:
         row = [block.block, str(block.cases())]
         for dtype in report.dtypes:
             row += [_number(block.worst(dtype, "max_abs")), _number(block.worst(dtype, "max_rel"))]
+        row += [block.check_verdict(name) for name in extra]
         row.append(block.verdict)
         rows.append(row)
     return header, rows
@@ -234,6 +282,20 @@ def _failures(report: Report) -> list[str]:
     return [o.message for b in report.blocks for o in b.decided if not o.passed]
 
 
+def _check_reasons(report: Report) -> list[str]:
+    """One line per (block, check) that did not pass everywhere: n/a with its reason, or the
+    summary of an inconclusive check."""
+    lines = []
+    for block in report.blocks:
+        seen = set()
+        for outcome in block.outcomes:
+            for name, check in outcome.checks.items():
+                if check["verdict"] in (NOT_APPLICABLE, "inconclusive") and name not in seen:
+                    seen.add(name)
+                    lines.append(f"{block.block} {name}: {check['verdict']}: {check['summary']}")
+    return lines
+
+
 def _not_applicable(report: Report) -> list[str]:
     return [
         f"not applicable: {o.block} {o.kind} ({o.case}, {o.dtype}): "
@@ -246,9 +308,13 @@ def _not_applicable(report: Report) -> list[str]:
 
 def describe_run(report: Report) -> str:
     """What ran, in words: the report's own note, or the default report description."""
-    return report.note or (
+    text = report.note or (
         f"{report.examples} generated cases per block plus the smoke cases, seed {report.seed}"
     )
+    extra = [name for name in report.checks if name != "forward"]
+    if extra and not report.note:
+        text += f"; checks {', '.join(extra)} on the asymmetric case and the first generated cases"
+    return text
 
 
 def render_table(report: Report) -> str:
@@ -269,6 +335,7 @@ def render_table(report: Report) -> str:
         f"{env.get('oneDNN (TF_ENABLE_ONEDNN_OPTS)')}; TF32 {env.get('TF32 during comparisons')} "
         f"while comparing; threads torch {env.get('torch_threads')}"
     )
+    out += ["", *_check_reasons(report)] if _check_reasons(report) else []
     out += ["", *_not_applicable(report)] if _not_applicable(report) else []
     out += ["", *_failures(report)] if not report.passed else []
     return "\n".join(out)
@@ -279,6 +346,9 @@ def render_markdown(report: Report) -> str:
     header, rows = _rows(report)
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
+    reasons = _check_reasons(report)
+    if reasons:
+        out += ["", *[f"- {line}" for line in reasons]]
     env = report.environment
     out.append(
         f"\n{describe_run(report)}; torch {env.get('torch')}, tensorflow {env.get('tensorflow')}, keras {env.get('keras')}, "
@@ -296,12 +366,14 @@ def render_json(report: Report) -> str:
         "examples": report.examples,
         "seed": report.seed,
         "seconds": report.seconds,
+        "checks": list(report.checks),
         "environment": report.environment,
         "blocks": [
             {
                 "block": b.block,
                 "passed": b.passed,
                 "verdict": b.verdict,
+                "check_verdicts": {n: b.check_verdict(n) for n in report.checks if n != "forward"},
                 "cases": b.cases(),
                 "worst": {
                     d: {"max_abs": b.worst(d, "max_abs"), "max_rel": b.worst(d, "max_rel")}

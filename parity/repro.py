@@ -309,6 +309,26 @@ def _constants(values: Any) -> dict[str, Any]:
     return {str(key): tuples(value) for key, value in values.items()}
 
 
+def _extra_argument(name: str, extra) -> str:
+    """`--extra NAME=KIND:SHAPE`, or `--extra 'NAME=value:JSON'` for a constant."""
+    if extra.kind == "value":
+        return f" --extra '{name}=value:{json.dumps(extra.value)}'"
+    return f" --extra {name}={extra.kind}:{','.join(map(str, extra.shape))}"
+
+
+def reproduce_command(block: str, case, seed: int, dtype: str) -> str:
+    """The one-line command that replays a registered `block`'s `case` without hypothesis."""
+    shapes = " ".join(f"--input-shape {','.join(map(str, s))}" for s in case.input_shapes)
+    extras = "".join(_extra_argument(name, extra) for name, extra in case.extra_inputs.items())
+    shared = " --shared-input" if case.shared_input else ""
+    layout = f" --layout {case.layout}" if case.layout else ""
+    config = json.dumps(dict(case.config), sort_keys=True)
+    return (
+        f"parity check {block} --init '{config}' {shapes}{extras}{shared}{layout} "
+        f"--seed {seed} --dtype {dtype} --no-variants"
+    )
+
+
 def replay_command(path: str | os.PathLike, torch_module, keras_layer) -> str:
     """`parity replay FILE`, with `--allow-import` for each module outside our own packages."""
     modules = []

@@ -14,12 +14,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from parity.isolation import Isolation, isolated
 from parity.layout import Layout, get_layout, resolve_layouts
 from parity.name_map import parse_name_map
 from parity.randomize import randomize_torch, seeded_array, seeded_mask
+from parity.repro import reproduce_command
 from parity.spec import Case, KnownDeviation, ModuleSpec
 from parity.tolerance import Tolerance, resolve_tolerance
 from parity.weights import audit_hyperparameters, transfer_weights
@@ -77,6 +77,13 @@ class Comparison:
     converters: tuple[Converter, ...] = ()  # the user's converters for their own layer types
     name_map: Mapping[str, Any] | None = None  # torch path -> Keras path where names differ
     allowances: tuple[KnownDeviation, ...] = ()  # per-sub-layer known deviations
+    checks: tuple[str, ...] = ("forward",)  # parity.checks.CHECK_NAMES to run
+    # Builds a fresh pair (config changes, dtype) -> (torch, keras), for checks that need one
+    # (training with dropout off, half precision); None when the caller built the pair.
+    factory: Callable[[Mapping[str, Any], str], tuple[Any, Any]] | None = None
+    training_config: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"dropout": 0.0}
+    static_axes: Mapping[int, str] = field(default_factory=dict)  # Keras axes kept known, why
+    not_applicable: Mapping[str, str] = field(default_factory=dict)  # check -> why it cannot apply
 
 
 def _dtype_name(dtype) -> str:
@@ -194,6 +201,10 @@ def build_comparison(
             )
     name_map = parse_name_map(name_map)
     allowances = (*options.pop("allowances", ()), *normalize_allow(allow))
+    if "checks" in options:
+        from parity.checks import parse_checks
+
+        options["checks"] = parse_checks(options["checks"])
     if call_kwargs is not None and not isinstance(call_kwargs, Mapping):
         raise ValueError(
             f"Expected `call_kwargs` to be a mapping of keyword inputs. Received: "
@@ -616,19 +627,12 @@ def judge(prepared: Prepared, outputs: Outputs) -> ParityResult:
             candidate.output_index = index
             if result is None or _rank(candidate) > _rank(result):
                 result = candidate
-    result.context.update(
-        {
-            "name": comparison.name,
-            "output_count": len(outputs.torch),
-            "seed": comparison.seed,
-        }
-    )
-    if comparison.case:
-        result.context["case"] = comparison.case
-    if comparison.tolerance_source:
-        result.context["tolerance_source"] = comparison.tolerance_source
-    if comparison.reproduce:
-        result.context["reproduce"] = comparison.reproduce
+    result.context.name = comparison.name
+    result.context.output_count = len(outputs.torch)
+    result.context.seed = comparison.seed
+    result.context.case = comparison.case or ""
+    result.context.tolerance_source = comparison.tolerance_source or ""
+    result.context.reproduce = comparison.reproduce or ""
     result.notes = [*prepared.notes, *outputs.notes]
     if outputs.stochastic:
         result.passed = False
@@ -730,14 +734,14 @@ def record(comparison: Comparison, result: ParityResult | None, error: str = "")
         )
         if result is not None:
             result.notes.append(note)
-            result.context["repro_error"] = note
+            result.context.repro_error = note
         return None
     from parity.repro import replay_command
 
     command = replay_command(path, comparison.torch_module, comparison.keras_layer)
     if result is not None:
-        result.context["repro_file"] = str(path)
-        result.context["reproduce"] = command
+        result.context.repro_file = str(path)
+        result.context.reproduce = command
     return command
 
 
@@ -766,6 +770,10 @@ def run_comparison(comparison: Comparison) -> ParityResult:
         result = judge(prepared, outputs)
         explain(prepared, outputs, result)
         excuse(result, comparison.allowances)
+        if len(comparison.checks) > 1:
+            from parity.checks import run_checks
+
+            run_checks(prepared, outputs, result)
         if not result.passed:
             record(comparison, result)
     return result
@@ -800,26 +808,6 @@ def case_inputs(
         else:
             extras[name] = seeded_array(extra.shape, seed + offset, dtype)
     return arrays, extras
-
-
-def _extra_argument(name: str, extra) -> str:
-    """`--extra NAME=KIND:SHAPE`, or `--extra 'NAME=value:JSON'` for a constant."""
-    if extra.kind == "value":
-        return f" --extra '{name}=value:{json.dumps(extra.value)}'"
-    return f" --extra {name}={extra.kind}:{','.join(map(str, extra.shape))}"
-
-
-def reproduce_command(spec: ModuleSpec, case: Case, seed: int, dtype: str) -> str:
-    """The one-line command that replays `case` without hypothesis."""
-    shapes = " ".join(f"--input-shape {','.join(map(str, s))}" for s in case.input_shapes)
-    extras = "".join(_extra_argument(name, extra) for name, extra in case.extra_inputs.items())
-    shared = " --shared-input" if case.shared_input else ""
-    layout = f" --layout {case.layout}" if case.layout else ""
-    config = json.dumps(dict(case.config), sort_keys=True)
-    return (
-        f"parity check {spec.name} --init '{config}' {shapes}{extras}{shared}{layout} "
-        f"--seed {seed} --dtype {dtype} --no-variants"
-    )
 
 
 def build_pair(spec: ModuleSpec, case: Case, dtype: str):
@@ -860,6 +848,15 @@ def case_comparison(
     )
 
 
+def spec_factory(spec: ModuleSpec, case: Case):
+    """`(changes, dtype) -> (torch, keras)` building `spec`'s pair for `case` with `changes`."""
+
+    def build(changes: Mapping[str, Any], dtype: str):
+        return build_pair(spec, replace(case, config={**case.config, **changes}), dtype)
+
+    return build
+
+
 def run_case(
     spec: ModuleSpec,
     case: Case,
@@ -867,8 +864,10 @@ def run_case(
     dtype: str = "float32",
     seed: int = 0,
     repro_dir: str | os.PathLike | None = None,
+    checks: Any = ("forward",),
 ) -> ParityResult:
-    """Build `spec`'s pair for `case`, draw seeded inputs and weights, and compare."""
+    """Build `spec`'s pair for `case`, draw seeded inputs and weights, and compare (and run the
+    other `checks`)."""
     dtype = _dtype_name(dtype)
     torch_module, keras_layer = build_pair(spec, case, dtype)
     tolerance, reason = spec.tolerance_for(case, dtype)
@@ -885,7 +884,12 @@ def run_case(
         tolerance_source=f"{spec.name} override: {reason}" if tolerance else None,
         overrides=spec.transfer_overrides,
         allowances=spec.allowances_for(case, dtype),
-        reproduce=reproduce_command(spec, case, seed, dtype),
+        reproduce=reproduce_command(spec.name, case, seed, dtype),
         repro_dir=repro_dir,
+        checks=checks,
+        factory=spec_factory(spec, case),
+        training_config=spec.training_config,
+        static_axes=spec.static_axes,
+        not_applicable=spec.checks_not_applicable,
     )
     return run_comparison(comparison)

@@ -226,6 +226,12 @@ class ModuleSpec:
     known_deviations: tuple[KnownDeviation, ...] = ()
     transfer_overrides: Mapping[str, TransferOverride] = field(default_factory=dict)
     quirks: tuple[Quirk, ...] = ()
+    # Constructor arguments that switch random layers off for the `training` check.
+    training_config: Mapping[str, Any] = field(default_factory=dict)
+    # Keras-layout input axes the block's math fixes, kept known in the `compiled` check: reason.
+    static_axes: Mapping[int, str] = field(default_factory=dict)
+    # Checks that cannot apply to this block: check name -> the written reason.
+    checks_not_applicable: Mapping[str, str] = field(default_factory=dict)
     paper: str = ""
     deviations_from_upstream: str = "none"
     constructor_differences: Mapping[str, str] = field(default_factory=dict)

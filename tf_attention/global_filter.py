@@ -86,12 +86,13 @@ class GlobalFilter(layers.Layer):
         grid = ops.cast(grid, "float32")
         # Raw tf.signal: keras.ops has no rfft2/irfft2, and TF's act on the last two axes.
         spectrum = tf.signal.rfft2d(ops.transpose(grid, (0, 3, 1, 2)))  # (B, C, a, b//2+1)
-        # (h, w, C, 2) -> complex (h, w, C) by reinterpreting each (real, imaginary) pair: a
-        # bitcast, ~3x faster than tf.complex of two strided slices. float64 -> complex128.
+        # (h, w, C, 2) -> complex (C, h, w) from its (real, imaginary) pair. Not a bitcast
+        # (faster, but it has no gradient: the filter could not be trained); float64 ->
+        # complex128.
         weight = self.complex_weight.value
         weight = ops.cast(weight, "float64" if weight.dtype == "float64" else "float32")
-        weight = tf.bitcast(weight, tf.complex128 if weight.dtype == "float64" else tf.complex64)
-        weight = ops.transpose(weight, (2, 0, 1))  # (C, h, w)
+        weight = ops.transpose(weight, (3, 2, 0, 1))  # (2, C, h, w)
+        weight = tf.complex(weight[0], weight[1])
         spectrum = tf.cast(spectrum, weight.dtype) * weight
         # norm='ortho' scales both transforms by 1/sqrt(a*b); TF's pair scales only the inverse,
         # by 1/(a*b): the same product, so no rescaling is needed.

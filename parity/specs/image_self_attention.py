@@ -257,6 +257,10 @@ DA_MODULE = ModuleSpec(
     keras_class=tf_attention.DAModule,
     layout="image",
     cases=da_module_cases,
+    checks_not_applicable={
+        "training": "upstream hard-codes dropout 0.1 inside both attention branches: no argument "
+        "switches it off, so training-mode outputs are random on both sides",
+    },
     # Upstream README uses batch 50; batch 2 keeps the 512-channel convs cheap (MODULES 3.10).
     upstream_case=Case(
         {"d_model": 512, "kernel_size": 3, "H": 7, "W": 7},

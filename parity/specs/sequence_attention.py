@@ -350,6 +350,7 @@ EMSA = ModuleSpec(
     layout="sequence",
     signature=QKV,
     cases=emsa_cases,
+    training_config={"dropout": 0.0},
     upstream_case=Case(
         {
             "d_model": 512,
@@ -507,6 +508,7 @@ MUSE_ATTENTION = ModuleSpec(
     layout="sequence",
     signature=QKV,
     cases=muse_attention_cases,
+    training_config={"dropout": 0.0},
     upstream_case=Case(
         {"d_model": 512, "d_k": 512, "d_v": 512, "h": 8},
         ((50, 49, 512), (50, 49, 512), (50, 49, 512)),
@@ -633,6 +635,7 @@ SCALED_DOT_PRODUCT_ATTENTION = ModuleSpec(
     layout="sequence",
     signature=QKV,
     cases=scaled_dot_product_attention_cases,
+    training_config={"dropout": 0.0},
     upstream_case=Case(
         {"d_model": 512, "d_k": 512, "d_v": 512, "h": 8},
         ((50, 49, 512),) * 3,
@@ -706,6 +709,7 @@ SIMPLIFIED_SCALED_DOT_PRODUCT_ATTENTION = ModuleSpec(
     layout="sequence",
     signature=QKV,
     cases=simplified_scaled_dot_product_attention_cases,
+    training_config={"dropout": 0.0},
     upstream_case=Case(
         {"d_model": 512, "h": 8},
         ((50, 49, 512),) * 3,

@@ -274,6 +274,7 @@ GFNET_BLOCK = ModuleSpec(
     keras_class=tf_attention.GFNetBlock,
     layout="sequence",
     cases=gfnet_block_cases,
+    training_config={"drop": 0.0, "drop_path": 0.0},
     upstream_case=Case(
         {"dim": 384, "h": 14, "w": 8},
         ((1, 196, 384),),
@@ -472,6 +473,11 @@ WEIGHTED_PERMUTE_MLP = ModuleSpec(
     keras_class=tf_attention.WeightedPermuteMLP,
     layout="channels_last",
     cases=weighted_permute_mlp_cases,
+    training_config={"proj_drop": 0.0},
+    checks_not_applicable={
+        "training": "upstream hard-codes dropout 0.1 in the reweighting MLP: no argument "
+        "switches it off, so training-mode outputs are random on both sides",
+    },
     upstream_case=Case(
         {"dim": 512, "seg_dim": 8}, ((64, 8, 8, 512),), label="upstream README (__main__)"
     ),

@@ -43,8 +43,9 @@ class ShuffleAttention(layers.Layer):
         self.channel, self.reduction, self.G = channel, reduction, G
         self.half = channel // (2 * G)  # c'': channels in each half of a group
         # Mirrors torch `gn = GroupNorm(c'', c'')`: one channel per group, i.e. a per-channel
-        # normalisation over H, W of each (batch, group) sample. The dtype policy is passed
-        # explicitly: Keras 3 does not propagate it.
+        # normalisation over H, W of each (batch, group) sample. It holds the weights (`gamma`,
+        # `beta`, for the transfer) and `epsilon`; `call` computes the normalisation itself (see
+        # there). The dtype policy is passed explicitly: Keras 3 does not propagate it.
         self.gn = layers.GroupNormalization(
             groups=self.half, epsilon=1e-5, name="gn", dtype=self.dtype_policy
         )

@@ -24,12 +24,14 @@ Keras eager, as the harness calls them) at the usage shapes. Timings are never a
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -245,13 +247,19 @@ def _paired_ratio(samples: dict[str, list[float]], numerator: str, denominator: 
 
 
 def _reason(error: BaseException) -> str:
-    from parity.runner import informative_line
+    """`n/a: <type>: <the line that says what failed>` for a peer that cannot run."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if lines and lines[0].endswith("in user code:"):  # a traced function's error: the last line
+        line = lines[-1]
+    else:
+        from parity.runner import informative_line
 
-    line = informative_line(error)
-    if line.rstrip().endswith("in user code:"):  # a traced function's error: its last line says it
-        lines = [part.strip() for part in str(error).splitlines() if part.strip()]
-        line = lines[-1] if lines else line
-    return f"n/a: {type(error).__name__}: {line}"[:160]
+        line = informative_line(error)
+        # "backend='inductor' raised:" and the like: the cause is on the next line.
+        index = lines.index(line) if line in lines else -1
+        if line.endswith(":") and 0 <= index < len(lines) - 1:
+            line = f"{line} {lines[index + 1]}"
+    return f"n/a: {type(error).__name__}: {line}"[:200]
 
 
 def _max_rel(expected, actual) -> float:
@@ -328,20 +336,35 @@ def _torch_runners(pair: _Pair, peers: Sequence[str], row: BenchRow) -> dict[str
     if "torch" in peers:
         runners["torch"] = eager
     if "torch.compile" in peers:
+        compiled = torch.compile(module)
+
+        def run_compiled():
+            with torch.inference_mode():
+                return compiled(*inputs, **extras)
+
+        began = time.perf_counter()
         try:
-            compiled = torch.compile(module)
-
-            def run_compiled():
-                with torch.inference_mode():
-                    return compiled(*inputs, **extras)
-
-            began = time.perf_counter()
-            run_compiled()  # compiles
-            row.compile_seconds = time.perf_counter() - began
-            runners["torch.compile"] = run_compiled
+            with _quiet_torch_logs():
+                run_compiled()  # compiles
         except Exception as error:  # the inductor backend needs a C++ toolchain, etc.
             row.unavailable["torch.compile"] = _reason(error)
+        else:
+            row.compile_seconds = time.perf_counter() - began
+            runners["torch.compile"] = run_compiled
     return runners
+
+
+@contextlib.contextmanager
+def _quiet_torch_logs() -> Iterator[None]:
+    """torch.compile logs a failed compilation's traceback at ERROR level before raising; the
+    bench reports the error's line in its `n/a` cell instead."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _keras_runners(
@@ -466,8 +489,11 @@ def call_overhead(rounds: int = 25, calls: int = 20) -> dict[str, float]:
     import torch
 
     x = tf.zeros((1,))
-    identity = tf.function(lambda t: t)
     y = torch.zeros(1)
+
+    @tf.function
+    def identity(tensor):
+        return tensor
 
     def torch_identity():
         with torch.inference_mode():

@@ -323,35 +323,34 @@ def _prepare_pair(spec: ModuleSpec, case: Case, dtype: str) -> _Pair:
     )
 
 
-def _torch_runners(pair: _Pair, peers: Sequence[str], row: BenchRow) -> dict[str, Callable]:
+def _inference(module, inputs: list, extras: dict) -> Callable[[], object]:
     import torch
 
-    module, inputs, extras = pair.torch_module, pair.torch_inputs, pair.torch_extras
-
-    def eager():
+    def run():
         with torch.inference_mode():
             return module(*inputs, **extras)
 
+    return run
+
+
+def _torch_runners(pair: _Pair, peers: Sequence[str], row: BenchRow) -> dict[str, Callable]:
+    import torch
+
+    inputs, extras = pair.torch_inputs, pair.torch_extras
     runners: dict[str, Callable] = {}
     if "torch" in peers:
-        runners["torch"] = eager
+        runners["torch"] = _inference(pair.torch_module, inputs, extras)
     if "torch.compile" in peers:
-        compiled = []
-
-        def run_compiled():
-            with torch.inference_mode():
-                return compiled[0](*inputs, **extras)
-
         began = time.perf_counter()
         try:
             with _quiet_torch_logs():
-                compiled.append(torch.compile(module))
-                run_compiled()  # compiles
+                compiled = _inference(torch.compile(pair.torch_module), inputs, extras)
+                compiled()  # compiles
         except Exception as error:  # the inductor backend needs a C++ toolchain, etc.
             row.unavailable["torch.compile"] = _reason(error)
         else:
             row.compile_seconds = time.perf_counter() - began
-            runners["torch.compile"] = run_compiled
+            runners["torch.compile"] = compiled
     return runners
 
 

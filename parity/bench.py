@@ -15,6 +15,13 @@ Method (the numbers are only as good as this):
 * Per peer: the median and the interquartile range of the per-call times of the rounds. The
   ratio Keras `tf.function` / torch eager is the median of the per-round ratios (paired, so a
   load change during the run cancels), and the geometric mean of the ratios is given per shape.
+* A steady allocator: glibc's malloc returns freed memory at the top of the heap to the system
+  and serves large blocks with fresh mappings, so an op's multi-MB output can page-fault on
+  every call, or not, depending on the heap's layout. Measured here (a VM, where a page fault
+  is dear): torch's BAMBlock took 6 ms or 14-20 ms per call from one process to the next. The
+  bench raises the trim and mmap thresholds (`mallopt`) for its process, as a long-running
+  server with a caching allocator would have; `tune_malloc=False` (`--no-malloc-tuning`)
+  leaves them.
 * The environment fingerprint with the thread counts, and the machine's load average before and
   after the run (other processes make every number noisier).
 
@@ -508,6 +515,25 @@ def call_overhead(rounds: int = 25, calls: int = 20) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
+def steady_allocator() -> str:
+    """Keep freed memory in this process (glibc): no trimming of the heap, blocks up to 32 MiB
+    from the heap rather than fresh mappings. Returns what was done, for the environment."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return "unchanged (no glibc mallopt)"
+    if mallopt(_M_TRIM_THRESHOLD, 1 << 30) != 1 or mallopt(_M_MMAP_THRESHOLD, 32 << 20) != 1:
+        return "unchanged (mallopt refused)"
+    return "glibc M_TRIM_THRESHOLD 1 GiB, M_MMAP_THRESHOLD 32 MiB (set by the bench)"
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -577,12 +603,14 @@ def run_bench(
     peers: Sequence[str] = PEERS,
     harness: bool = False,
     progress: Progress | None = None,
+    tune_malloc: bool = True,
 ) -> BenchReport:
     """Time every spec at its upstream usage case (and at `batch`): see the module docstring.
 
     With `harness=True`, time `assert_parity` against the bare forward instead (upstream shapes).
     """
     began = time.perf_counter()
+    allocator = steady_allocator() if tune_malloc else "unchanged (--no-malloc-tuning)"
     load_before = _load()
     work = [
         (spec, shape, case)
@@ -604,6 +632,7 @@ def run_bench(
     overhead = {} if harness else call_overhead(rounds=repeats)
     info = environment()
     info["load average (1, 5, 15 min) before / after"] = f"{load_before} / {_load()}"
+    info["allocator"] = allocator
     return BenchReport(
         rows=rows,
         peers=HARNESS_PEERS if harness else tuple(p for p in PEERS if p in peers),
@@ -700,7 +729,8 @@ def render_markdown(report: BenchReport) -> str:
         f"python {env.get('python')}, torch {env.get('torch')}, tensorflow {env.get('tensorflow')}, "
         f"keras {env.get('keras')}; torch threads {env.get('torch threads')}; TF threads "
         f"{env.get('tf threads')}; load average before / after "
-        f"{env.get('load average (1, 5, 15 min) before / after')}.",
+        f"{env.get('load average (1, 5, 15 min) before / after')}; allocator: "
+        f"{env.get('allocator')}.",
     ]
     return "\n".join(lines)
 

@@ -145,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="time assert_parity against the bare forward of both sides (upstream shapes)",
     )
+    bench.add_argument(
+        "--no-malloc-tuning",
+        action="store_true",
+        help="leave glibc's malloc trim/mmap thresholds as they are (see parity.bench)",
+    )
     bench.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     bench.add_argument("--out", default=None, help="write the rendered results to this file")
     bench.add_argument(
@@ -482,6 +487,7 @@ def _cmd_bench(args) -> int:
         peers=peers,
         harness=args.harness,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        tune_malloc=not args.no_malloc_tuning,
     )
     text = RENDERERS[args.format](report)
     if args.out:

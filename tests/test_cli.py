@@ -104,7 +104,8 @@ def test_console_script_is_installed():
 
 
 # Bench smoke tests: they check that `parity bench` runs and what it prints, never a timing.
-_QUICK_BENCH = ["bench", "--repeats", "2", "--calls", "1", "--warmup", "1"]
+# --no-malloc-tuning: the test process keeps glibc's allocator settings.
+_QUICK_BENCH = ["bench", "--repeats", "2", "--calls", "1", "--warmup", "1", "--no-malloc-tuning"]
 
 
 def test_bench_prints_a_row_per_block_and_shape_with_the_floor(capsys):
@@ -141,6 +142,7 @@ def test_bench_json_holds_every_peer_timing_and_the_environment(capsys):
     assert row["floor_check"].startswith("same output as the port")
     assert set(payload["geometric_mean_ratio"]) == {"upstream"}
     assert "tf threads" in payload["environment"] and "torch" in payload["environment"]
+    assert payload["environment"]["allocator"] == "unchanged (--no-malloc-tuning)"
 
 
 def test_bench_reports_a_peer_that_cannot_run_as_not_available(monkeypatch, capsys):

@@ -9,7 +9,8 @@ Method (the numbers are only as good as this):
   `tf.function` of the same math on the same weights (`parity.specs.floors`), so that "TensorFlow's
   own per-call cost" is a measured number. The floor's output is checked against the port's.
 * Warm-up first (tracing, compiling, kernel selection), then alternating rounds: each round runs
-  every peer in turn, one untimed call then `calls` timed calls back to back, and the peer order
+  every peer in turn, one untimed call then up to `calls` timed calls back to back (about 20 ms
+  of calls; a peer slower than that gets one timed call and no untimed one), and the peer order
   rotates from round to round. Timing call by call, alternating sides, is wrong here: TF's pool
   threads keep spinning after a call and slow a torch call that follows at once.
 * Per peer: the median and the interquartile range of the per-call times of the rounds. The
@@ -99,33 +100,31 @@ class BenchRow:
     case: str
     timings: dict[str, Timing] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
-    ratio: float = float("nan")  # median over rounds of tf.function / torch
+    ratio: float = float("nan")  # median over rounds of tf.function / torch (or harness / bare)
     floor_ratio: float = float("nan")  # median over rounds of tf.function / floor
     floor_check: str = ""
     compile_seconds: float | None = None
 
     def median(self, peer: str) -> float:
+        """The peer's median milliseconds per call (NaN when it did not run)."""
         timing = self.timings.get(peer)
         return timing.median if timing else float("nan")
-
-    @property
-    def keras_function_ms(self) -> float:
-        return self.median("tf.function")
-
-    @property
-    def torch_ms(self) -> float:
-        return self.median("torch")
 
     @property
     def at_floor(self) -> bool:
         return self.floor_ratio <= WITHIN_FLOOR
 
-    def as_dict(self) -> dict:
-        return {
+    def as_dict(self, harness: bool = False) -> dict:
+        common = {
             "block": self.block,
             "shape": self.shape,
             "case": self.case,
             "timings": {peer: t.as_dict() for peer, t in self.timings.items()},
+        }
+        if harness:
+            return {**common, "ratio_assert_parity_over_bare_forward": _finite(self.ratio)}
+        return {
+            **common,
             "unavailable": dict(self.unavailable),
             "ratio_tf_function_over_torch": _finite(self.ratio),
             "ratio_tf_function_over_floor": _finite(self.floor_ratio),
@@ -167,10 +166,10 @@ class BenchReport:
             "warmup_calls": self.warmup,
             "harness": self.harness,
             "geometric_mean_ratio": {s: _finite(self.geomean(s)) for s in self.shapes()},
-            "overhead_ms": dict(self.overhead),
+            "empty_call_ms": dict(self.overhead),
             "seconds": self.seconds,
             "environment": dict(self.environment),
-            "rows": [row.as_dict() for row in self.rows],
+            "rows": [row.as_dict(self.harness) for row in self.rows],
         }
 
     def method(self) -> str:

@@ -88,6 +88,7 @@ class Timing:
             "q3_ms": third,
             "min_ms": min(self.samples),
             "rounds": len(self.samples),
+            "samples_ms": list(self.samples),
         }
 
 

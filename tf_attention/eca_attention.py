@@ -25,12 +25,18 @@ class SingleChannelConv1D(layers.Conv1D):
     """
 
     def __init__(self, kernel_size: int, **kwargs):
+        # `filters` and tuple sizes come back from `get_config` (a Conv1D config).
+        filters = kwargs.pop("filters", 1)
+        if isinstance(kernel_size, tuple | list) and len(kernel_size) == 1:
+            kernel_size = kernel_size[0]
+        if filters != 1:
+            raise ValueError(f"Expected `filters=1`. Received: filters={filters!r}")
         if kwargs.get("padding", "same") != "same":
             raise ValueError(
                 f"Expected `padding='same'`. Received: padding={kwargs.get('padding')!r}"
             )
         for name in ("strides", "dilation_rate", "groups"):
-            if kwargs.get(name, 1) not in (1, (1,)):
+            if kwargs.get(name, 1) not in (1, (1,), [1]):
                 raise ValueError(f"Expected `{name}=1`. Received: {name}={kwargs[name]!r}")
         check_odd_kernel("kernel_size", kernel_size)
         kwargs["padding"] = "same"

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 
 EXIT_PASS, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "markdown", "json", "html", "junit")  # the keys of parity.report.RENDERERS
+# parity.bench.PEERS, spelled out so that `--help` needs no framework import.
+_BENCH_PEERS = ("torch", "torch.compile", "keras eager", "tf.function", "xla", "floor")
 # Refuse an input larger than this fraction of the machine's memory before allocating it: the
 # harness holds several copies (torch and Keras layouts, both outputs).
 _MEMORY_FRACTION = 0.25
@@ -161,10 +163,48 @@ def _parser() -> argparse.ArgumentParser:
     _add_output_options(check)
 
     bench = commands.add_parser(
-        "bench", help="time torch vs Keras forward passes on each block's upstream usage case"
+        "bench",
+        help="time torch vs Keras forward passes (and their peers) on each block's usage case",
+        description=(
+            "Time every block at its upstream usage shape and at --batch: torch eager, "
+            "torch.compile, Keras eager, Keras tf.function, Keras XLA and the TF floor, in "
+            "alternating rounds after a warm-up (see parity.bench). With --harness, time "
+            "assert_parity against the bare forward of both sides instead. Threads: set "
+            "OMP_NUM_THREADS and TF_NUM_INTRAOP_THREADS before starting."
+        ),
     )
     bench.add_argument("--block", action="append", default=None, help="only this block (repeat)")
-    bench.add_argument("--repeats", type=int, default=5, help="timed repeats after a warm-up (5)")
+    bench.add_argument(
+        "--repeats", type=int, default=25, help="timed rounds after the warm-up (25)"
+    )
+    bench.add_argument("--calls", type=int, default=5, help="timed calls per peer per round (5)")
+    bench.add_argument("--warmup", type=int, default=3, help="untimed calls per peer first (3)")
+    bench.add_argument(
+        "--batch", type=int, default=8, help="also time this batch size; 0: upstream shapes only"
+    )
+    bench.add_argument(
+        "--peers",
+        default=None,
+        help="comma-separated subset of " + ",".join(_BENCH_PEERS) + " (default: all)",
+    )
+    bench.add_argument(
+        "--harness",
+        action="store_true",
+        help="time assert_parity against the bare forward of both sides (upstream shapes)",
+    )
+    bench.add_argument(
+        "--no-malloc-tuning",
+        action="store_true",
+        help="leave glibc's malloc trim/mmap thresholds as they are (see parity.bench)",
+    )
+    bench.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    bench.add_argument("--out", default=None, help="write the rendered results to this file")
+    bench.add_argument(
+        "--readme",
+        default=None,
+        metavar="FILE",
+        help="also write the markdown table into FILE's bench section",
+    )
 
     docs = commands.add_parser(
         "docs", help="write (or --check) the README's blocks table, generated from the registry"
@@ -574,11 +614,58 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from parity.bench import render_bench, run_bench
+    from parity.bench import RENDERERS, render_markdown, run_bench
 
-    if args.repeats < 1:
-        raise UsageError(f"--repeats must be >= 1; received {args.repeats}")
-    print(render_bench(run_bench(_lookup_specs(args.block), repeats=args.repeats)))
+    for option in ("repeats", "calls"):
+        if getattr(args, option) < 1:
+            raise UsageError(f"--{option} must be >= 1; received {getattr(args, option)}")
+    if args.warmup < 1:
+        raise UsageError(f"--warmup must be >= 1 (the first call traces); received {args.warmup}")
+    if args.batch < 0:
+        raise UsageError(f"--batch must be >= 0; received {args.batch}")
+    peers = _BENCH_PEERS
+    if args.peers is not None:
+        peers = tuple(p.strip() for p in args.peers.split(",") if p.strip())
+        unknown = [p for p in peers if p not in _BENCH_PEERS]
+        if unknown or not peers:
+            raise UsageError(
+                f"--peers takes a comma-separated subset of {','.join(_BENCH_PEERS)}; "
+                f"received {args.peers!r}"
+            )
+    if args.harness and args.peers is not None:
+        raise UsageError("--harness times assert_parity and the bare forward; drop --peers")
+    report = run_bench(
+        _lookup_specs(args.block),
+        repeats=args.repeats,
+        calls=args.calls,
+        warmup=args.warmup,
+        batch=args.batch or None,
+        peers=peers,
+        harness=args.harness,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+        tune_malloc=not args.no_malloc_tuning,
+    )
+    text = RENDERERS[args.format](report)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        except OSError as error:
+            print(RENDERERS["table"](report))  # the timings are never lost to a bad --out
+            raise UsageError(
+                f"cannot write --out {args.out!r}: {error.strerror or error}"
+            ) from None
+        print(f"wrote {args.format} bench results to {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    if args.readme:
+        from parity.docs import write_section
+
+        try:
+            write_section(args.readme, "bench", render_markdown(report))
+        except (OSError, ValueError) as error:
+            raise UsageError(f"cannot update --readme {args.readme!r}: {error}") from None
+        print(f"wrote the bench table into {args.readme}", file=sys.stderr)
     return EXIT_PASS
 
 

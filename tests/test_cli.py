@@ -108,19 +108,87 @@ def test_console_script_is_installed():
     assert completed.returncode == 0 and "report" in completed.stdout
 
 
-def test_bench_prints_one_row_per_block(capsys):
-    assert (
-        main(["bench", "--block", "SEAttention", "--block", "ECAAttention", "--repeats", "1"]) == 0
-    )
+# Bench smoke tests: they check that `parity bench` runs and what it prints, never a timing.
+# --no-malloc-tuning: the test process keeps glibc's allocator settings.
+_QUICK_BENCH = ["bench", "--repeats", "2", "--calls", "1", "--warmup", "1", "--no-malloc-tuning"]
+
+
+def test_bench_prints_a_row_per_block_and_shape_with_the_floor(capsys):
+    code = main(
+        [*_QUICK_BENCH, "--block", "SEAttention", "--block", "ECAAttention",
+         "--peers", "torch,keras eager,tf.function,floor"]
+    )  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].split()[:4] == ["block", "shape", "torch", "ms"]
+    assert "floor ms" in lines[0] and "tf.function/torch" in lines[0]
+    rows = [tuple(line.split()[:2]) for line in lines[2:6]]
+    blocks = ("SEAttention", "ECAAttention")
+    assert rows == [(block, shape) for block in blocks for shape in ("upstream", "batch")]
+    assert all(float(lines[2].split()[i]) > 0 for i in (2, 4, 6, 8))  # four peers' medians
+    assert "geometric mean Keras tf.function / torch eager, upstream" in captured.out
+    assert "torch threads: intra-op" in captured.out and "tf oneDNN in effect" in captured.out
+    assert "bench [1/4] SEAttention upstream (50x512x7x7)" in captured.err  # progress lines
+
+
+def test_bench_json_holds_every_peer_timing_and_the_environment(capsys):
+    code = main(
+        [*_QUICK_BENCH, "--block", "ExternalAttention", "--batch", "0", "--format", "json",
+         "--peers", "torch,tf.function,xla,floor"]
+    )  # fmt: skip
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    (row,) = payload["rows"]
+    assert row["block"] == "ExternalAttention" and row["shape"] == "upstream"
+    assert set(row["timings"]) == {"torch", "tf.function", "xla", "floor"}
+    assert all(t["rounds"] == 2 and t["median_ms"] > 0 for t in row["timings"].values())
+    assert row["ratio_tf_function_over_torch"] > 0 and row["ratio_tf_function_over_floor"] > 0
+    assert row["floor_check"].startswith("same output as the port")
+    assert set(payload["geometric_mean_ratio"]) == {"upstream"}
+    assert "tf threads" in payload["environment"] and "torch" in payload["environment"]
+    assert payload["environment"]["allocator"] == "unchanged (--no-malloc-tuning)"
+
+
+def test_bench_reports_a_peer_that_cannot_run_as_not_available(monkeypatch, capsys):
+    import torch
+
+    def no_compiler(module, *args, **kwargs):
+        raise RuntimeError("no C++ compiler found")
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    code = main([*_QUICK_BENCH, "--block", "SEAttention", "--batch", "0",
+                 "--peers", "torch,torch.compile,tf.function", "--format", "markdown"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| block | shape | torch ms | torch.compile ms | tf.function ms |")
+    assert "| SEAttention | upstream |" in out and "| n/a |" in out
+    assert "torch.compile: n/a: RuntimeError: no C++ compiler found" in out
+    assert "Machine: " in out
+
+
+def test_bench_harness_times_assert_parity_against_the_bare_forward(capsys):
+    assert main([*_QUICK_BENCH, "--block", "SEAttention", "--harness"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["block", "torch", "ms"]
-    assert [line.split()[0] for line in lines[2:]] == ["SEAttention", "ECAAttention"]
-    assert all(float(value) > 0 for value in lines[2].split()[1:4])
+    assert lines[0].split()[:4] == ["block", "shape", "assert_parity", "ms"]
+    block, shape, *_, ratio = lines[2].split()
+    assert (block, shape) == ("SEAttention", "upstream") and float(ratio) > 0
 
 
-def test_bench_rejects_zero_repeats(capsys):
-    assert main(["bench", "--repeats", "0"]) == 2
-    assert "--repeats must be >= 1" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bench", "--repeats", "0"], "--repeats must be >= 1"),
+        (["bench", "--calls", "0"], "--calls must be >= 1"),
+        (["bench", "--warmup", "0"], "--warmup must be >= 1"),
+        (["bench", "--batch", "-1"], "--batch must be >= 0"),
+        (["bench", "--peers", "torch,jax"], "--peers takes a comma-separated subset"),
+        (["bench", "--harness", "--peers", "torch"], "--harness times assert_parity"),
+    ],
+)
+def test_bench_rejects_bad_options(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_report_exits_1_and_writes_repro_files_when_a_block_fails(tmp_path, monkeypatch, capsys):

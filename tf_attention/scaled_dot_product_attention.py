@@ -13,9 +13,12 @@ from tf_attention._checks import check_attention_shapes, check_positive_int, che
 def softmax_last_axis(scores):
     """Softmax over the last axis, as torch computes it: `exp(x - max) / sum`.
 
-    Written out because `ops.softmax` warns when the axis has size 1 (one key, a valid input).
-    A row of -inf only (fully masked) gives NaN, as in torch.
+    One fused kernel (`ops.softmax`) unless the axis is statically of size 1 (one key, a valid
+    input), where `ops.softmax` warns: there it is written out. A row of -inf only (fully
+    masked) gives NaN either way, as in torch.
     """
+    if scores.shape[-1] != 1:  # a known size other than 1, or unknown (None)
+        return ops.softmax(scores, axis=-1)
     exponentials = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
     return exponentials / ops.sum(exponentials, axis=-1, keepdims=True)
 

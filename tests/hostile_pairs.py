@@ -156,3 +156,11 @@ class SquareOnlyTorch(ConvTorch):
         if x.shape[2] != x.shape[3]:
             raise ValueError(f"square images only. Received: {tuple(x.shape)}")
         return super().forward(x)
+
+
+class BatchOneOnlyKeras(ConvKeras):
+    """Bug: centres each sample on the batch mean and adds the first sample back: the identity
+    at batch 1, wrong from batch 2 on."""
+
+    def activate(self, y):
+        return y - ops.mean(y, axis=0, keepdims=True) + y[:1]

@@ -320,3 +320,12 @@ def test_fuzzing_from_a_users_pytest_suite(pytester, monkeypatch, keras_name, pa
     else:
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(["*shrunk failure*", "*Keras layer fails on it*"])
+
+
+def test_a_batch_one_only_bug_fails_the_default_check_at_batch_two(capsys):
+    argv = ["check", "tests.hostile_pairs:ConvTorch", "tests.hostile_pairs:BatchOneOnlyKeras",
+            "--init", '{"channels": 3}', "--dtype", "float64"]  # fmt: skip
+    assert main([*argv, "--input-shape", "1,3,5,5", "--no-variants"]) == 0
+    assert main([*argv, "--input-shape", "1,3,5,5"]) == 1  # the batch-2 variant
+    assert "batch 2" in capsys.readouterr().out
+    assert main([*argv, "--input-shape", "2,3,5,5"]) == 1

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from parity.environment import tf_onednn
 from parity.isolation import framework_flags
 from parity.layout import resolve_layouts
 from parity.runner import build_pair, case_inputs
@@ -558,19 +559,6 @@ def _load() -> str:
         return "unknown"
 
 
-def _tf_onednn() -> str:
-    """Whether TensorFlow's oneDNN kernels are on. Unset, TF_ENABLE_ONEDNN_OPTS means on only for
-    CPUs with AVX512-VNNI, AVX512-BF16 or AMX: on an AVX2 machine TF's convolutions and matmuls
-    are Eigen's, while torch uses oneDNN (mkldnn) everywhere."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-
-        enabled = str(bool(_pywrap_util_port.IsMklEnabled()))
-    except (ImportError, AttributeError):
-        enabled = "unknown"
-    return f"{enabled} (TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')})"
-
-
 def environment() -> dict[str, str]:
     """The report fingerprint plus thread counts and the machine."""
     import tensorflow as tf
@@ -590,7 +578,7 @@ def environment() -> dict[str, str]:
             ),
             # 0 is TensorFlow's default: as many threads as logical cpus.
             "tf threads": f"intra-op {tf_intra or 'default'}, inter-op {tf_inter or 'default'}",
-            "tf oneDNN in effect": _tf_onednn(),
+            "tf oneDNN in effect": tf_onednn(),
             "torch mkldnn available": str(torch.backends.mkldnn.is_available()),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset"),
             "TF_NUM_INTRAOP_THREADS": os.environ.get("TF_NUM_INTRAOP_THREADS", "unset"),
@@ -628,12 +616,17 @@ def run_bench(
         if progress:
             shapes = " ".join("x".join(map(str, s)) for s in case.input_shapes)
             progress(f"bench [{index}/{len(work)}] {spec.name} {shape} ({shapes})")
-        if harness:
-            row = harness_case(spec, case, shape=shape, rounds=repeats, warmup=min(warmup, 2))
-        else:
-            row = bench_case(
-                spec, case, shape=shape, peers=peers, rounds=repeats, calls=calls, warmup=warmup
-            )
+        try:
+            if harness:
+                row = harness_case(spec, case, shape=shape, rounds=repeats, warmup=min(warmup, 2))
+            else:
+                row = bench_case(
+                    spec, case, shape=shape, peers=peers, rounds=repeats, calls=calls, warmup=warmup
+                )
+        except Exception as error:  # one block that cannot run must not lose the others' numbers
+            row = BenchRow(block=spec.name, shape=shape, case=case.describe())
+            named = HARNESS_PEERS if harness else peers
+            row.unavailable = {peer: _reason(error) for peer in named}
         rows.append(row)
     overhead = {} if harness else call_overhead(rounds=repeats)
     info = environment()
@@ -690,11 +683,12 @@ def _columns(report: BenchReport) -> tuple[list[str], list[list[str]]]:
 
 def _summary(report: BenchReport) -> list[str]:
     what = "assert_parity / bare forward" if report.harness else "Keras tf.function / torch eager"
-    lines = [
-        f"geometric mean {what}, {shape}: {_ratio(report.geomean(shape))} "
-        f"({sum(r.shape == shape for r in report.rows)} blocks)"
-        for shape in report.shapes()
-    ]
+    lines = []
+    for shape in report.shapes():
+        rows = [r for r in report.rows if r.shape == shape]
+        timed = sum(math.isfinite(r.ratio) for r in rows)
+        count = f"{timed} blocks" if timed == len(rows) else f"{timed} of {len(rows)} blocks"
+        lines.append(f"geometric mean {what}, {shape}: {_ratio(report.geomean(shape))} ({count})")
     if not report.harness and "floor" in report.peers:
         at = [r for r in report.rows if r.at_floor]
         lines.append(
@@ -703,8 +697,14 @@ def _summary(report: BenchReport) -> list[str]:
         )
     for name, value in report.overhead.items():
         lines.append(f"empty call, {name}: {value * 1e3:.0f} us")
-    notes = sorted({f"{p}: {reason}" for r in report.rows for p, reason in r.unavailable.items()})
-    lines += [f"{note}" for note in notes]
+    # One line per distinct reason, naming the rows it applies to (all rows: no list).
+    where: dict[tuple[str, str], list[str]] = {}
+    for r in report.rows:
+        for peer, reason in r.unavailable.items():
+            where.setdefault((peer, reason), []).append(f"{r.block} ({r.shape})")
+    for (peer, reason), rows in sorted(where.items()):
+        scope = "every row" if len(rows) == len(report.rows) else ", ".join(rows)
+        lines.append(f"{peer} {reason} [{scope}]")
     lines.append(f"method: {report.method()}; {report.seconds:.0f} s in all")
     return lines
 
@@ -734,7 +734,7 @@ def render_markdown(report: BenchReport) -> str:
         f"Machine: {env.get('cpu')}, {env.get('logical cpus')} logical cpus, {env.get('platform')}; "
         f"python {env.get('python')}, torch {env.get('torch')}, tensorflow {env.get('tensorflow')}, "
         f"keras {env.get('keras')}; torch threads {env.get('torch threads')}; TF threads "
-        f"{env.get('tf threads')}; load average before / after "
+        f"{env.get('tf threads')}; TF oneDNN in effect: {env.get('tf oneDNN in effect')}; load average before / after "
         f"{env.get('load average (1, 5, 15 min) before / after')}; allocator: "
         f"{env.get('allocator')}.",
     ]

@@ -7,6 +7,22 @@ import platform
 import sys
 
 
+def tf_onednn() -> str:
+    """Whether TensorFlow's oneDNN kernels are in effect, and the flag that asked for it.
+
+    Unset, TF_ENABLE_ONEDNN_OPTS means on only for CPUs with AVX512-VNNI, AVX512-BF16 or AMX: on
+    an AVX2 machine TF's convolutions and matmuls are then Eigen's, while torch uses oneDNN
+    (mkldnn) everywhere. Both speed and float32 rounding depend on it.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        enabled = str(bool(_pywrap_util_port.IsMklEnabled()))
+    except (ImportError, AttributeError):
+        enabled = "unknown"
+    return f"{enabled} (TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')})"
+
+
 def fingerprint() -> dict[str, str]:
     """Versions and numerics-relevant settings of this process (frameworks imported lazily)."""
     import keras
@@ -24,7 +40,7 @@ def fingerprint() -> dict[str, str]:
         "keras_backend": keras.config.backend(),
         "torch_threads": str(torch.get_num_threads()),
         "tf_intra_op_threads": str(tf.config.threading.get_intra_op_parallelism_threads()),
-        "oneDNN (TF_ENABLE_ONEDNN_OPTS)": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+        "oneDNN (TF_ENABLE_ONEDNN_OPTS)": tf_onednn(),
         # The harness switches TF32 off while it compares (parity.isolation.framework_flags) and
         # restores these process settings afterwards.
         "TF32 during comparisons": "off",

@@ -163,8 +163,28 @@ def test_bench_reports_a_peer_that_cannot_run_as_not_available(monkeypatch, caps
     out = capsys.readouterr().out
     assert out.startswith("| block | shape | torch ms | torch.compile ms | tf.function ms |")
     assert "| SEAttention | upstream |" in out and "| n/a |" in out
-    assert "torch.compile: n/a: RuntimeError: no C++ compiler found" in out
-    assert "Machine: " in out
+    assert "torch.compile n/a: RuntimeError: no C++ compiler found [every row]" in out
+    assert "Machine: " in out and "TF oneDNN in effect: " in out
+
+
+def test_bench_keeps_the_other_rows_when_one_block_cannot_run(monkeypatch, capsys):
+    import parity.bench
+
+    prepare = parity.bench._prepare_pair
+
+    def broken_for_eca(spec, case, dtype):
+        if spec.name == "ECAAttention":
+            raise TypeError("cannot trace this port")
+        return prepare(spec, case, dtype)
+
+    monkeypatch.setattr(parity.bench, "_prepare_pair", broken_for_eca)
+    code = main([*_QUICK_BENCH, "--block", "ECAAttention", "--block", "SEAttention",
+                 "--batch", "0", "--peers", "torch,tf.function", "--format", "markdown"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| ECAAttention | upstream | n/a | n/a | - |" in out
+    assert "| SEAttention | upstream | " in out and "(1 of 2 blocks)" in out  # ECA has no ratio
+    assert "torch n/a: TypeError: cannot trace this port [ECAAttention (upstream)]" in out
 
 
 def test_bench_harness_times_assert_parity_against_the_bare_forward(capsys):

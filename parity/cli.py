@@ -96,7 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--examples", type=int, default=25, help="generated cases per block (25)")
     report.add_argument("--dtype", type=_dtypes, default=("float32", "float64"))
     report.add_argument("--seed", type=int, default=0, help="seed of the generated cases (0)")
-    report.add_argument("--block", action="append", default=None, help="only this block (repeat)")
+    report.add_argument(
+        "--block",
+        action="append",
+        default=None,
+        help="only this block (repeat, or comma-separated)",
+    )
     report.add_argument("--no-smoke", action="store_true", help="skip the fixed smoke cases")
     report.add_argument("--checks", type=_checks, default=("forward",), metavar="NAMES",
                         help="forward,gradients,training,compiled,saved,float16,bfloat16 or all "
@@ -173,7 +178,12 @@ def _parser() -> argparse.ArgumentParser:
             "OMP_NUM_THREADS and TF_NUM_INTRAOP_THREADS before starting."
         ),
     )
-    bench.add_argument("--block", action="append", default=None, help="only this block (repeat)")
+    bench.add_argument(
+        "--block",
+        action="append",
+        default=None,
+        help="only this block (repeat, or comma-separated)",
+    )
     bench.add_argument(
         "--repeats", type=int, default=25, help="timed rounds after the warm-up (25)"
     )
@@ -240,6 +250,7 @@ def _lookup_specs(names: Sequence[str] | None):
 
     if not names:
         return list(SPECS.values())
+    names = [name.strip() for entry in names for name in entry.split(",") if name.strip()]
     unknown = [n for n in names if n not in SPECS]
     if unknown:
         raise UsageError(f"unknown block {unknown[0]!r}; registered: {', '.join(SPECS)}")

@@ -115,7 +115,7 @@ _QUICK_BENCH = ["bench", "--repeats", "2", "--calls", "1", "--warmup", "1", "--n
 
 def test_bench_prints_a_row_per_block_and_shape_with_the_floor(capsys):
     code = main(
-        [*_QUICK_BENCH, "--block", "SEAttention", "--block", "ECAAttention",
+        [*_QUICK_BENCH, "--block", "SEAttention,ECAAttention",
          "--peers", "torch,keras eager,tf.function,floor"]
     )  # fmt: skip
     assert code == 0

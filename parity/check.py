@@ -99,6 +99,7 @@ class CheckOptions:
     spec: Any = None  # a registered block's ModuleSpec: its known deviations apply
     checks: Sequence[str] = ("forward",)  # parity.checks names (on the given case only)
     case_layout: str | None = None  # one --layout for every input, kept in reproduce commands
+    input_scale: float = 1.0  # the given case's inputs are multiplied by it (replays a variant)
 
     @property
     def fuzzing(self) -> bool:
@@ -141,7 +142,12 @@ def _run(source: PairSource, options: CheckOptions, pairs: dict, case: Case, see
         tolerance=tolerance,
         tolerance_source=tolerance_source,
         allowances=allowances,
-        reproduce=options.reproduce(case, seed, dtype) if options.reproduce else None,
+        # The whole torch config: `case.config` holds only the changes to `source.init`.
+        reproduce=(
+            options.reproduce(replace(case, config=torch_config), seed, dtype)
+            if options.reproduce
+            else None
+        ),
         # The checks beyond forward run on the given case (and the shrunk failure), not on
         # every variant or draw: they cost several forwards each.
         checks=options.checks if case.label in ("", "shrunk failure") else ("forward",),
@@ -204,6 +210,7 @@ def check_pair(source: PairSource, options: CheckOptions) -> list[CaseOutcome]:
         extra_inputs=dict(options.extras),
         shared_input=options.shared_input,
         layout=options.case_layout,
+        input_scale=options.input_scale,
     )
     cases = [("check", base)]
     if options.variants:
@@ -217,7 +224,7 @@ def check_pair(source: PairSource, options: CheckOptions) -> list[CaseOutcome]:
                     replace(
                         base,
                         input_shapes=variant.shapes,
-                        input_scale=variant.scale,
+                        input_scale=base.input_scale * variant.scale,
                         label=variant.label,
                     ),
                 )

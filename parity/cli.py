@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -138,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="the range of a named size in --input-shape (fuzzed by hypothesis)")  # fmt: skip
     check.add_argument("--init-range", action="append", default=[], metavar="NAME=V1,V2,...",
                        help="values of a constructor argument to fuzz (both sides)")  # fmt: skip
+    check.add_argument("--input-scale", type=_input_scale, default=1.0, metavar="FACTOR",
+                       help="multiply the seeded inputs by FACTOR (replays a scale variant)")  # fmt: skip
     check.add_argument("--no-variants", action="store_true",
                        help="check only the given shape (no batch/H!=W/odd/scale variants)")  # fmt: skip
     check.add_argument(
@@ -243,6 +246,16 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--format", choices=FORMATS, default="table")
     replay.add_argument("--out", default=None)
     return parser
+
+
+def _input_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite factor > 0, got {text!r}")
+    return value
 
 
 def _lookup_specs(names: Sequence[str] | None):
@@ -583,6 +596,7 @@ def _cmd_check(args) -> int:
         spec=registered,
         checks=args.checks,
         case_layout=args.layout if args.layout and "," not in args.layout else None,
+        input_scale=args.input_scale,
     )
     shown = " ".join(",".join(map(str, s)) for s in shapes)
     try:

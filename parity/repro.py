@@ -322,9 +322,10 @@ def reproduce_command(block: str, case, seed: int, dtype: str) -> str:
     extras = "".join(_extra_argument(name, extra) for name, extra in case.extra_inputs.items())
     shared = " --shared-input" if case.shared_input else ""
     layout = f" --layout {case.layout}" if case.layout else ""
+    scale = f" --input-scale {case.input_scale:g}" if case.input_scale != 1.0 else ""
     config = json.dumps(dict(case.config), sort_keys=True)
     return (
-        f"parity check {block} --init '{config}' {shapes}{extras}{shared}{layout} "
+        f"parity check {block} --init '{config}' {shapes}{extras}{shared}{layout}{scale} "
         f"--seed {seed} --dtype {dtype} --no-variants"
     )
 

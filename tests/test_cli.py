@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -247,3 +248,38 @@ def test_cli_silences_tensorflow_start_up_logs():
     completed = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr.strip() == "", completed.stderr
+
+
+def test_reproduce_lines_carry_the_whole_init_and_the_input_scale():
+    """The replay line of every case (given and derived) rebuilds that case exactly: the init of
+    the check, not just the drawn changes, and the x100 scale of the scale variant."""
+    import reference_torch
+    import tf_attention
+    from parity.check import CheckOptions, PairSource, check_pair
+    from parity.repro import reproduce_command
+
+    lines = []
+
+    def reproduce(case, seed, dtype):
+        lines.append(reproduce_command("SEAttention", case, seed, dtype))
+        return lines[-1]
+
+    init = {"channel": 8, "reduction": 2}
+    source = PairSource(reference_torch.SEAttention, tf_attention.SEAttention, init=init)
+    options = CheckOptions(input_shapes=[(2, 8, 3, 5)], dtypes=("float64",), reproduce=reproduce)
+    outcomes = check_pair(source, options)
+    assert [o.verdict for o in outcomes] == ["pass"] * len(outcomes) and len(lines) >= 3
+    assert all(json.dumps(init, sort_keys=True) in line for line in lines)
+    scaled = [line for line in lines if "--input-scale" in line]
+    assert len(scaled) == 1 and "--input-scale 100 " in scaled[0]
+    # The line parses and replays the scaled case.
+    argv = shlex.split(scaled[0])[1:]
+    assert main([*argv, "--format", "json"]) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "x"])
+def test_check_rejects_a_bad_input_scale(value, capsys):
+    argv = ["check", "SEAttention", "--input-shape", "1,512,2,2", "--input-scale", value]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "--input-scale: expected a finite factor > 0" in capsys.readouterr().err

@@ -13,17 +13,28 @@ import numpy as np
 _NORM_TYPES = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "LocalResponseNorm")
 
 
-def _draw(rng: np.random.Generator, module, name: str, shape: tuple[int, ...]) -> np.ndarray:
+def _draw(
+    rng: np.random.Generator, module, name: str, shape: tuple[int, ...], dtype=np.float64
+) -> np.ndarray:
+    """Values for one tensor, drawn in `dtype` (float32 draws are twice as fast as float64, and
+    a float64 tensor still gets values that are not float32-representable)."""
     is_norm = type(module).__name__.startswith(_NORM_TYPES)
     if name in ("running_var",) or (is_norm and name == "weight"):
-        return rng.uniform(0.5, 1.5, size=shape)
+        return _uniform(rng, 0.5, 1.5, shape, dtype)
     if name in ("bias", "running_mean"):
-        return rng.uniform(-0.5, 0.5, size=shape)
+        return _uniform(rng, -0.5, 0.5, shape, dtype)
+    values = rng.standard_normal(shape, dtype=dtype)
     if name == "weight" and len(shape) >= 2:
-        fan_in = int(np.prod(shape[1:]))
-        return rng.normal(0.0, 1.0 / np.sqrt(fan_in), size=shape)
+        values *= dtype(1.0 / np.sqrt(int(np.prod(shape[1:]))))  # N(0, 1/fan_in)
     # Raw parameters (gates, mixing weights) and anything else: O(1) values.
-    return rng.normal(0.0, 1.0, size=shape)
+    return values
+
+
+def _uniform(rng: np.random.Generator, low: float, high: float, shape, dtype) -> np.ndarray:
+    values = rng.random(shape, dtype=dtype)
+    values *= dtype(high - low)
+    values += dtype(low)
+    return values
 
 
 def randomize_torch(module, seed: int) -> list[str]:
@@ -53,8 +64,9 @@ def randomize_torch(module, seed: int) -> list[str]:
             for name, tensor in tensors:
                 if tensor is None or not torch.is_floating_point(tensor):
                     continue
-                value = _draw(rng, submodule, name, tuple(tensor.shape))
-                tensor.copy_(torch.from_numpy(value).to(tensor.dtype))
+                dtype = np.float64 if tensor.dtype == torch.float64 else np.float32
+                value = _draw(rng, submodule, name, tuple(tensor.shape), dtype)
+                tensor.copy_(torch.from_numpy(value))  # copy_ casts float32 to half types
                 touched.append(f"{module_path}.{name}" if module_path else name)
     return touched
 

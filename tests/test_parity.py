@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import parity
 from parity.check import CheckOptions, PairSource, check_pair
+from parity.checks import CHECK_NAMES
 from parity.runner import run_case
 from parity.strategies import SEEDS
 
@@ -54,3 +55,18 @@ def test_smoke_case_matches_reference(spec, case, dtype):
     """The upstream README usage and the asymmetric case of every block pass in both dtypes."""
     result = run_case(spec, case, dtype=dtype, seed=1234)
     assert result.passed, result.message
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_asymmetric_case_passes_every_check(spec):
+    """Gradients, training, compiled, saved, float16 and bfloat16 on every block's asymmetric
+    case: a port change that keeps the forward exact but breaks one of them fails here (a
+    bitcast without a gradient, an op with no float16 kernel). A check that cannot apply says
+    why (the spec's reason, or torch itself without a kernel for the low precision)."""
+    result = run_case(spec, spec.asymmetric_case, dtype="float64", seed=1234, checks=CHECK_NAMES)
+    assert result.passed, result.message
+    assert set(result.checks) == set(CHECK_NAMES)
+    for name, check in result.checks.items():
+        assert check.verdict in ("pass", "not applicable"), result.message
+        if check.verdict == "not applicable":
+            assert check.summary, f"{name} does not apply and does not say why"

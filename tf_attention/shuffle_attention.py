@@ -23,6 +23,21 @@ def _in_xla_context() -> bool:
     return bool(GraphOrParentsInXlaContext(tf_ops.get_default_graph()))
 
 
+@tf.custom_gradient
+def _interleave(first, second):
+    """`(..., n)` and `(..., n)` -> `(..., n, 2)` with `[..., i, 0] = first[..., i]` and
+    `[..., i, 1] = second[..., i]`, through a complex tensor read back as reals (float32/64).
+
+    `Bitcast` has no registered gradient; the interleave's gradient is the de-interleave.
+    """
+    pairs = tf.bitcast(tf.complex(first, second), first.dtype)
+
+    def gradient(upstream):
+        return upstream[..., 0], upstream[..., 1]
+
+    return pairs, gradient
+
+
 @keras.saving.register_keras_serializable(package="tf_attention")
 class ShuffleAttention(layers.Layer):
     """Splits channels into `G` groups, gates half of each group by its channel statistics and
@@ -112,17 +127,18 @@ class ShuffleAttention(layers.Layer):
         back as real numbers, which lays each (real, imag) pair side by side: one elementwise op
         where the transpose `(..., 2, C/2) -> (..., C/2, 2)` is TF's slow generic CPU transpose
         (usage shape 50 x 7 x 7 x 512, one thread: ~8 ms against ~1 ms). Exact, float32 and
-        float64. XLA has no complex bitcast but compiles the transpose well (~1 ms), so under
-        `jit_compile=True` (Keras' default for `fit`/`predict` on TF) the transpose is used.
-        Raw `tf` because `keras.ops` has neither a complex constructor nor a complex bitcast.
+        float64, with the de-interleave as its gradient. XLA has no complex bitcast but compiles
+        the transpose well (~1 ms), so under `jit_compile=True` (Keras' default for
+        `fit`/`predict` on TF) the transpose is used, and so it is for float16 and bfloat16,
+        which have no complex type. Raw `tf` because `keras.ops` has neither a complex
+        constructor nor a complex bitcast.
         """
         shape = ops.shape(x)
-        if _in_xla_context():
+        if x.dtype not in (tf.float32, tf.float64) or _in_xla_context():
             halves = ops.reshape(x, (*shape[:-1], 2, self.channel // 2))  # (..., k, i)
             return ops.reshape(ops.swapaxes(halves, -1, -2), shape)  # (..., i, k)
         first, second = ops.split(x, 2, axis=-1)  # (batch, H, W, C/2) each
-        pairs = tf.bitcast(tf.complex(first, second), x.dtype)  # (batch, H, W, C/2, 2)
-        return ops.reshape(pairs, shape)
+        return ops.reshape(_interleave(first, second), shape)  # via (batch, H, W, C/2, 2)
 
     def compute_output_shape(self, input_shape):
         return input_shape

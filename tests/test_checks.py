@@ -164,3 +164,18 @@ def test_unknown_check_is_a_usage_error(capsys):
         main(["check", "SEAttention", "--input-shape", "2,4,3,3", "--checks", "speed"])
     assert caught.value.code == 2
     assert "Unknown check 'speed'" in capsys.readouterr().err
+
+
+def test_training_widens_a_batch_of_one_for_batch_statistics():
+    """BAM's channel gate normalises pooled (B, C) features: at batch 1 torch refuses training
+    mode, so the check trains on batches of 2 (and says so) instead of giving up."""
+    import parity
+    from parity.runner import run_case
+    from parity.spec import Case
+
+    spec = parity.SPECS["BAMBlock"]
+    case = Case(config={"channel": 8, "reduction": 2, "dia_val": 1}, input_shapes=((1, 8, 3, 3),))
+    result = run_case(spec, case, dtype="float64", seed=3, checks=("forward", "training"))
+    training = result.checks["training"]
+    assert training.verdict == "pass", result.message
+    assert "batches of 2" in training.summary and "BatchNorm(s) compared" in training.summary

@@ -110,6 +110,25 @@ def _track_keras_variance(pairs):
     return tracked, release
 
 
+def _training_shapes(inputs, torch_extras) -> tuple[list[tuple[int, ...]], bool]:
+    """The input shapes of the training steps, and whether the batch was widened to 2.
+
+    A case of batch 1 trains on batches of 2: BatchNorm after a global pooling has one value per
+    channel at batch 1, which torch refuses in training mode. Not when keyword inputs (masks)
+    are sized to the batch, nor when the inputs disagree on it.
+    """
+    import torch
+
+    shapes = [tuple(x.shape) for x in inputs]
+    floating = [
+        s for s, x in zip(shapes, inputs, strict=True) if np.issubdtype(x.dtype, np.floating)
+    ]
+    sized_extras = any(isinstance(v, torch.Tensor) and v.ndim for v in torch_extras.values())
+    if sized_extras or not floating or any(not s or s[0] != 1 for s in shapes):
+        return shapes, False
+    return [(2, *s[1:]) for s in shapes], True
+
+
 def check_training(prepared, outputs) -> CheckResult:
     """See the module docstring."""
     import torch
@@ -123,17 +142,24 @@ def check_training(prepared, outputs) -> CheckResult:
     layouts = resolve_layouts(comparison.output_layout, len(outputs.torch))
     plain = get_layout("plain")
 
+    shapes, widened = _training_shapes(comparison.inputs, prepared.torch_extras)
+
+    def batch(step: int) -> list:
+        return [
+            seeded_array(shape, comparison.seed + 101 * (step + 1) + i, dtype)
+            if np.issubdtype(x.dtype, np.floating) else x
+            for i, (x, shape) in enumerate(zip(comparison.inputs, shapes, strict=True))
+        ]  # fmt: skip
+
+    def torch_tensors(arrays: list) -> list:
+        return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+
     # Random layers first: two calls on the same input must agree.
     probe = copy.deepcopy(torch_module)
+    probe_inputs = torch_tensors(batch(0)) if widened else prepared.torch_inputs
     with torch.no_grad():
-        first = [
-            o.numpy().copy()
-            for o in _as_list(probe(*prepared.torch_inputs, **prepared.torch_extras))
-        ]
-        second = [
-            o.numpy().copy()
-            for o in _as_list(probe(*prepared.torch_inputs, **prepared.torch_extras))
-        ]
+        first = [o.numpy().copy() for o in _as_list(probe(*probe_inputs, **prepared.torch_extras))]
+        second = [o.numpy().copy() for o in _as_list(probe(*probe_inputs, **prepared.torch_extras))]
     if not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(first, second, strict=True)):
         names = "; ".join(_stochastic_layers(comparison)) or "random numbers drawn in forward"
         how = (
@@ -151,14 +177,9 @@ def check_training(prepared, outputs) -> CheckResult:
     details, worst = [], 0.0
     try:
         for step in range(STEPS):
-            arrays = [
-                seeded_array(x.shape, comparison.seed + 101 * (step + 1) + i, dtype)
-                if np.issubdtype(x.dtype, np.floating) else x
-                for i, x in enumerate(comparison.inputs)
-            ]  # fmt: skip
+            arrays = batch(step)
             with torch.no_grad():
-                torch_out = _as_list(torch_module(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays],
-                                                  **prepared.torch_extras))  # fmt: skip
+                torch_out = _as_list(torch_module(*torch_tensors(arrays), **prepared.torch_extras))
             keras_out = _as_list(keras_layer(
                 *[lay.torch_to_keras(a) for lay, a in zip(comparison.input_layouts, arrays, strict=True)],
                 **prepared.keras_extras, training=True))  # fmt: skip
@@ -190,6 +211,8 @@ def check_training(prepared, outputs) -> CheckResult:
             details.append(f"{label}.running_var after {STEPS} steps: max rel {variance.max_rel:.1e}"
                            " (torch's unbiased convention replayed from Keras' updates)")  # fmt: skip
     summary = f"{STEPS} training steps on different batches; {len(pairs)} BatchNorm(s) compared"
+    if widened:
+        summary += " (batches of 2: batch statistics need more than one sample)"
     if not pairs and not details:
         summary += " (no BatchNorm: outputs only)"
     verdict = "mismatch" if [d for d in details if "not compared" not in d] else "pass"

@@ -61,9 +61,11 @@ class SpatialGroupEnhance(layers.Layer):
         t = ops.sum(x * ops.mean(x, axis=(1, 2), keepdims=True), axis=4)
         # Normalise over the positions (axes 1, 2) with the unbiased std, eps added to the std.
         t = t - ops.mean(t, axis=(1, 2), keepdims=True)
-        positions = ops.cast(height * width, t.dtype)
-        variance = ops.sum(ops.square(t), axis=(1, 2), keepdims=True) / (positions - 1)
-        t = t / (ops.sqrt(variance) + 1e-5)
+        # torch's std accumulates float16/bfloat16 in float32 and rounds once: so does this.
+        wide = ops.cast(t, "float32") if t.dtype in ("float16", "bfloat16") else t
+        positions = ops.cast(height * width, wide.dtype)
+        variance = ops.sum(ops.square(wide), axis=(1, 2), keepdims=True) / (positions - 1)
+        t = t / (ops.cast(ops.sqrt(variance), t.dtype) + 1e-5)
         t = t * self.weight + self.bias  # per group (axis 3)
         out = x * ops.sigmoid(t)[..., None]  # broadcast over the group's channels (axis 4)
         return ops.reshape(out, shape)

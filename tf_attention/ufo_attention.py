@@ -14,7 +14,10 @@ def x_norm(x, gamma):
     The scale `gamma / norm` is formed on the reduced tensor first, so the full-size tensor is
     multiplied once (one rounding more than torch's `x * gamma / norm`, ~1 ulp).
     """
-    norm = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
+    # torch.norm accumulates float16/bfloat16 in float32 (a float16 sum of squares overflows at
+    # 65504) and rounds the norm once: so does this.
+    wide = ops.cast(x, "float32") if x.dtype in ("float16", "bfloat16") else x
+    norm = ops.cast(ops.sqrt(ops.sum(ops.square(wide), axis=-1, keepdims=True)), x.dtype)
     return x * (gamma / norm)
 
 

@@ -6,12 +6,18 @@ error against it may be at most `K` times torch's own error plus a floor:
 
 where an error is `max |output - float64 result| / RMS(float64 result)`. Both errors are reported.
 
-`K` and `FLOOR` are measured: over the asymmetric case of every registered block, the correct
-ports' error is at most 2.7x torch's in float16 (DoubleAttention: 5.2e-3 vs 1.9e-3) and 2.6x in
-bfloat16 (AxialAttention: 4.7e-2 vs 1.8e-2); TF and torch round and accumulate differently, and
-torch's CPU kernels upcast inside softmax and reductions. K = 4 leaves a 1.5x margin over the worst.
-A float16 softmax written without the maximum subtraction and the float32 accumulation torch does
-overflows to inf (`examples/beyond_forward`); FLOOR covers outputs torch computes exactly.
+`K` and `FLOOR` are measured. Over 638 low-precision checks (every registered block: its
+upstream and asymmetric cases and 8 generated ones, both dtypes), the correct ports' error, less
+the floor, reaches at most 3.9x torch's in float16 (DoubleAttention, upstream case: 8.6e-3 vs
+2.2e-3) and 4.9x in bfloat16 (AxialAttention, a generated case: 4.4e-2 vs 5.8e-3). The causes
+are TensorFlow's, not the ports': TF's CPU bfloat16 matmul is 1.6 to 2.0x less accurate than
+torch's (max error of one (256, K) @ (K, 64) product, K = 12 to 512: 2.2e-2 vs 1.1e-2 of the
+RMS), which compounds over a chain of projections; float16 matmuls match. K = 8 leaves a 1.6x
+margin over the worst. What the check exists for stays far outside it: a float16 softmax without
+the maximum subtraction overflows to inf (`examples/beyond_forward`), an L2 norm summed in
+float16 overflowed (UFOAttention before its fix: 1.1 against torch's 1.8e-3, 611x), a variance
+summed in float16 lost 22x (SpatialGroupEnhance before its fix). FLOOR covers outputs torch
+computes exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import numpy as np
 from parity.checks import NOT_APPLICABLE, CheckResult
 from parity.layout import resolve_layouts
 
-K = 4.0  # how many times torch's own low-precision error the port may reach
+K = 8.0  # how many times torch's own low-precision error the port may reach
 FLOOR = 2.0  # in units of the dtype's machine epsilon, for outputs torch gets exactly right
 EPSILON = {"float16": float(np.finfo(np.float16).eps), "bfloat16": 2.0**-7}
 
@@ -149,7 +155,8 @@ def check_low_precision(prepared, outputs, dtype: str) -> CheckResult:
         else [
             f"the port loses more precision in {dtype} than torch: a reduction, softmax or norm "
             "computed in the low precision where torch's kernels upcast (compute it in float32 and "
-            "cast back)"
+            "cast back). Correct ports stay within 4.9x torch's error here; TF's own bfloat16 "
+            "matmuls account for up to 2x per product"
         ]
     )
     return CheckResult(dtype, verdict, keras_error, summary, details)

@@ -200,3 +200,16 @@ def test_float16_catches_a_norm_summed_in_float16(monkeypatch):
     assert fixed.checks["float16"].verdict == "pass", fixed.message
     assert broken.checks["float16"].verdict == "mismatch", broken.message
     assert "upcast" in "\n".join(broken.checks["float16"].details)
+
+
+def test_float16_catches_a_variance_summed_in_float16():
+    """SpatialGroupEnhance summed its squared deviations in float16 before its fix: on a 1x2 map
+    the port lost 22x torch's error, which accumulates the std in float32."""
+    import parity
+    from parity.runner import run_case
+    from parity.spec import Case
+
+    spec = parity.SPECS["SpatialGroupEnhance"]
+    case = Case(config={"groups": 1}, input_shapes=((1, 1, 1, 2),))
+    result = run_case(spec, case, dtype="float32", seed=0, checks=("float16",))
+    assert result.checks["float16"].verdict == "pass", result.message

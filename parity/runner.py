@@ -655,6 +655,53 @@ def judge(prepared: Prepared, outputs: Outputs) -> ParityResult:
 # Stage 4: explain a mismatch.
 
 
+def _flushing_subnormals() -> bool:
+    """Whether torch flushes subnormal results to zero now (torch has a setter, no getter)."""
+    import torch
+
+    return float(torch.tensor([1e-300], dtype=torch.float64).mul(1e-10)[0]) == 0.0
+
+
+def undecidable_subnormals(prepared: Prepared, outputs: Outputs, result: ParityResult) -> None:
+    """Turn a mismatch inconclusive when torch's output rests on subnormal numbers.
+
+    TensorFlow's CPU kernels flush subnormal results to zero (`tf.exp(-740.)` is 0 in float64,
+    torch's is 4.2e-322), so where torch renormalises subnormals (a softmax whose every weight
+    underflows) Keras gets 0/0. The experiment: run torch again with subnormals flushed; if it
+    then agrees with Keras, the mismatch is the frameworks' arithmetic, not the port's.
+    """
+    import torch
+
+    if result.verdict != "mismatch" or result.audit or not outputs.torch:
+        return
+    comparison = prepared.comparison
+    if _flushing_subnormals():
+        return  # the caller flushes them already: torch's output was computed that way
+    if not torch.set_flush_denormal(True):
+        return  # this CPU cannot flush subnormals
+    try:
+        flushed = _run_torch(prepared)
+    except ModuleCallError:
+        return
+    finally:
+        torch.set_flush_denormal(False)  # the caller's setting (checked above)
+    if len(flushed) != len(outputs.keras):
+        return
+    layouts = resolve_layouts(comparison.output_layout, len(flushed))
+    agree = [
+        compare_arrays(expected, actual, lay, comparison.tolerance, comparison.dtype)
+        for expected, actual, lay in zip(flushed, outputs.keras, layouts, strict=True)
+    ]
+    if all(item.passed for item in agree):
+        result.passed = False
+        result.inconclusive = (
+            "torch's output rests on subnormal numbers, which TensorFlow's CPU kernels flush to "
+            "zero: run again with subnormals flushed, torch agrees with Keras (max rel "
+            f"{max(item.max_rel for item in agree):.1e}). Neither side is wrong at this input "
+            "scale; check the port at a smaller one"
+        )
+
+
 def explain(prepared: Prepared, outputs: Outputs, result: ParityResult) -> None:
     """Localise a value mismatch to the first diverging name-aligned sub-layer (eval mode)."""
     comparison = prepared.comparison
@@ -768,6 +815,7 @@ def run_comparison(comparison: Comparison) -> ParityResult:
                 )
             raise
         result = judge(prepared, outputs)
+        undecidable_subnormals(prepared, outputs, result)
         explain(prepared, outputs, result)
         excuse(result, comparison.allowances)
         if len(comparison.checks) > 1:

@@ -40,7 +40,14 @@ def test_generated_config_matches_reference_across_shapes(spec, data):
     )
     outcomes = check_pair(source, options)
     assert outcomes[0].kind == "check" and outcomes[0].verdict == "pass", outcomes[0].message
-    failed = [o for o in outcomes if o.verdict not in ("pass", "not applicable")]
+    # A derived shape may be undecidable, with the experiment that shows it: torch's output
+    # rests on subnormals that TF flushes (x100 inputs into a softmax over tokens).
+    failed = [
+        o
+        for o in outcomes
+        if o.verdict not in ("pass", "not applicable")
+        and not (o.verdict == "inconclusive" and "rests on subnormal numbers" in o.message)
+    ]
     assert not failed, "\n\n".join(f"{o.kind}, {o.dtype}:\n{o.message}" for o in failed)
 
 

@@ -195,3 +195,29 @@ def test_keras_randomness_torch_lacks_is_a_mismatch():
     )  # fmt: skip
     assert result.verdict == "mismatch"
     assert "applies randomness torch does not" in result.message
+
+
+def test_a_reference_resting_on_subnormals_is_inconclusive_not_a_port_bug(capsys, tmp_path):
+    """ExternalAttention at x100 inputs: a token's softmax weights all underflow; torch keeps
+    subnormals and renormalises them, TF's exp flushes them (0/0 = NaN). With subnormals
+    flushed torch agrees with Keras, so the harness says it cannot decide, and why, instead of
+    blaming the port; torch's flush setting is left as it was."""
+    import torch
+
+    from parity.cli import main
+    from parity.runner import _flushing_subnormals
+
+    argv = ["check", "ExternalAttention", "--init", '{"d_model": 47, "S": 2}',
+            "--input-shape", "1,3,47", "--layout", "sequence", "--seed", "341",
+            "--dtype", "float64", "--input-scale", "100", "--no-variants", "--repro-dir", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 2
+    out = capsys.readouterr().out
+    assert "Parity inconclusive" in out and "rests on subnormal numbers" in out
+    assert "first diverging sub-layer" not in out
+    assert not _flushing_subnormals()
+    torch.set_flush_denormal(True)
+    try:
+        main(argv)
+        assert _flushing_subnormals()  # the caller's setting survives
+    finally:
+        torch.set_flush_denormal(False)

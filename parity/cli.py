@@ -71,12 +71,15 @@ def _checks(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+DEFAULT_REPRO_DIR = "parity-repro"  # relative to the working directory
+
+
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument("--out", default=None, help="write the rendered report to this file")
     parser.add_argument(
         "--repro-dir",
-        default="parity-repro",
+        default=DEFAULT_REPRO_DIR,
         help="where failing cases write their .npz repro files (default ./parity-repro)",
     )
 
